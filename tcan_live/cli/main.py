@@ -1,0 +1,44 @@
+"""The ``tcan-live`` command: a thin typer layer over the library.
+
+Each command group lives in its own module and registers itself on ``app`` below; heavy
+imports (torch, onnxruntime, zarr) happen inside the commands so ``--version`` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from tcan_live import __version__
+from tcan_live.cli import model_info
+
+app = typer.Typer(
+    name="tcan-live",
+    help="Live STED-like super-resolution beside your confocal microscope.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"tcan-live {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Live STED-like super-resolution beside your confocal microscope."""
+
+
+model_info.register(app)

@@ -1,0 +1,35 @@
+"""Shared fixtures: deterministic seeds and the optional ../shared material."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("TCAN_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> Iterator[None]:
+    torch.manual_seed(0)
+    np.random.seed(0)
+    yield
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real confocal images beside the checkout; skips when they are not there."""
+    folder = SHARED_DIR / "data" / "real-confocal"
+    if not folder.is_dir():
+        pytest.skip(f"shared data not found at {folder} (only present in the project workspace)")
+    return folder

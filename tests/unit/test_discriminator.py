@@ -1,0 +1,26 @@
+import pytest
+import torch
+
+from tcan_live.model import DiscriminatorConfig, build_discriminator
+
+
+@pytest.mark.parametrize("size", [64, 96, 256])
+def test_one_logit_per_image(size: int) -> None:
+    discriminator = build_discriminator()
+    logits = discriminator(torch.rand(3, 1, size, size))
+    assert logits.shape == (3,)
+
+
+def test_structure_follows_the_paper() -> None:
+    discriminator = build_discriminator()
+    convs = [m for m in discriminator.features if isinstance(m, torch.nn.Conv2d)]
+    pools = [m for m in discriminator.features if isinstance(m, torch.nn.AvgPool2d)]
+    dense = [m for m in discriminator.classifier if isinstance(m, torch.nn.Linear)]
+    assert len(convs) == 1 + 5 * 2
+    assert len(pools) == 4  # between the five blocks
+    assert len(dense) == 3 and dense[-1].out_features == 1
+
+
+def test_conditional_input_channels() -> None:
+    discriminator = build_discriminator(DiscriminatorConfig(in_channels=2))
+    assert discriminator(torch.rand(2, 2, 64, 64)).shape == (2,)
