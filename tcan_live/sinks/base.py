@@ -1,0 +1,50 @@
+"""The contract of frame sinks (OME-Zarr store, ...), after pymmcore-plus's writers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tcan_live.frames import EnhanceResult, Frame
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A channel as it appears in the output: name and display colour (hex RRGGBB)."""
+
+    name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class AcquisitionLayout:
+    """What a sink needs to know before the first frame is written."""
+
+    channels: tuple[ChannelInfo, ...]
+    raw_shape: tuple[int, int]
+    raw_pixel_size_nm: float
+    sr_shape: tuple[int, int]
+    sr_pixel_size_nm: float
+    raw_dtype: str
+    time_increment_s: float | None = None
+
+
+class FrameSink(Protocol):
+    """Receives enhanced frames: ``setup`` once, ``append``/``skip`` per frame, ``close``."""
+
+    def setup(self, layout: AcquisitionLayout) -> None:
+        """Prepare the output for an acquisition with this layout."""
+        ...
+
+    def append(self, frame: Frame, result: EnhanceResult, qc: Mapping[str, Any]) -> None:
+        """Store one raw frame's super-resolved result and its live QC figures."""
+        ...
+
+    def skip(self, frame: Frame, reason: str) -> None:
+        """Record that ``frame`` could not be enhanced, and why (the raw frame is kept)."""
+        ...
+
+    def close(self) -> None:
+        """Flush everything and release the output; idempotent."""
+        ...
