@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tcan_live.model import TCANGenerator, build_generator, save_checkpoint
 
-TINY = {"unet_base": 4, "dfcan_features": 8, "dfcan_groups": 1, "stem_channels": 8}
+TINY: dict[str, Any] = {"unet_base": 4, "dfcan_features": 8, "dfcan_groups": 1, "stem_channels": 8}
 
 
-def tiny_generator(scale: int = 1, **overrides: object) -> TCANGenerator:
+def tiny_generator(scale: int = 1, **overrides: Any) -> TCANGenerator:
     """A small-preset generator shrunk further, for fast tests."""
     return build_generator("small", scale, **{**TINY, **overrides})
 
