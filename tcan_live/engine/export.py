@@ -15,6 +15,7 @@ from pathlib import Path
 import onnx
 import torch
 from torch import nn
+from torch.jit import TracerWarning  # type: ignore[attr-defined]
 
 from tcan_live.engine.manifest import EngineError, Precision
 from tcan_live.model import TCANGenerator
@@ -98,7 +99,7 @@ def export_onnx(
         # The tracer warns that shapes (tile size, channel counts) and the DFT matrices become
         # constants: that is the intent. Only the batch axis is dynamic, and the parity check
         # runs batch sizes other than the traced one.
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=TracerWarning)
         torch.onnx.export(
             model,
             (example,),

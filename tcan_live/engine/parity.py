@@ -25,28 +25,34 @@ class ParityError(EngineError):
     """The engine's output differs from the torch reference by more than the tolerance."""
 
 
+def filament_image(size: int, rng: np.random.Generator, photons: float = 200.0) -> np.ndarray:
+    """Simulate a (size, size) image of noisy blurred random filaments, about 0..1.
+
+    Filaments are smooth random walks (microtubule-like), blurred by a confocal-like PSF of
+    ``size / 64`` pixels (at least 1), with Poisson noise at ``photons`` for the brightest pixel.
+    """
+    canvas = np.zeros((size, size))
+    for _ in range(max(3, size // 16)):
+        bends = rng.normal(0.0, 0.15, size=4 * size).cumsum()
+        angle = rng.uniform(0, 2 * np.pi) + bends
+        start = rng.uniform(0, size, size=2)
+        path = start + np.stack([np.cos(angle), np.sin(angle)], axis=1).cumsum(axis=0) * 0.5
+        inside = np.all((path >= 0) & (path < size), axis=1)
+        rows, cols = path[inside].astype(int).T
+        canvas[rows, cols] += 1.0
+    blurred = ndimage.gaussian_filter(canvas, sigma=max(1.0, size / 64))
+    noisy = rng.poisson(blurred / max(blurred.max(), 1e-12) * photons) / photons
+    return noisy + rng.normal(0.0, 0.01, size=noisy.shape)
+
+
 def probe_tiles(tile: int, seed: int = 0) -> np.ndarray:
     """Three float32 tiles (3, 1, tile, tile) in the network's normalised input range.
 
-    The first is uniform noise (every frequency present); the other two are blurred random
-    filaments with Poisson-like noise, the kind of image the network is trained on.
+    The first is uniform noise (every frequency present); the other two are simulated
+    filaments, the kind of image the network is trained on.
     """
     rng = np.random.default_rng(seed)
-    tiles = [rng.random((tile, tile))]
-    for _ in range(2):
-        canvas = np.zeros((tile, tile))
-        for _ in range(max(3, tile // 16)):
-            # A smooth random walk: a filament crossing the tile.
-            steps = rng.normal(0.0, 0.15, size=(4 * tile, 1)).cumsum(axis=0)
-            angle = rng.uniform(0, 2 * np.pi) + steps[:, 0]
-            start = rng.uniform(0, tile, size=2)
-            path = start + np.stack([np.cos(angle), np.sin(angle)], axis=1).cumsum(axis=0) * 0.5
-            inside = np.all((path >= 0) & (path < tile), axis=1)
-            rows, cols = path[inside].astype(int).T
-            canvas[rows, cols] += 1.0
-        blurred = ndimage.gaussian_filter(canvas, sigma=max(1.0, tile / 64))
-        noisy = rng.poisson(blurred / max(blurred.max(), 1e-12) * 200.0) / 200.0
-        tiles.append(noisy + rng.normal(0.0, 0.01, size=noisy.shape))
+    tiles = [rng.random((tile, tile)), filament_image(tile, rng), filament_image(tile, rng)]
     return np.stack(tiles)[:, None].astype(np.float32)
 
 
