@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+MAX_ELONGATION = 1.3
 
 
 @dataclass(frozen=True)
@@ -63,22 +64,28 @@ def detect_beads(
 ) -> NDArray[np.int64]:
     """Candidate bead centres (N, 2) as integer (row, column), brightest first.
 
-    Peaks closer than half a window to each other or to the border are dropped, so every
-    window holds one bead and lies inside the image.
+    Peaks closer than half a window to the border are dropped, and so are peaks with another
+    local maximum (above the threshold) within half a window, so every window holds one
+    resolved bead. Pairs closer than the resolution look like one peak and stay.
     """
     from scipy.ndimage import gaussian_filter
     from skimage.feature import peak_local_max
 
     smooth = gaussian_filter(np.asarray(image, dtype=np.float64), smooth_sigma)
     floor = float(np.median(smooth))
-    peaks = peak_local_max(  # type: ignore[no-untyped-call]
-        smooth - floor,
-        min_distance=window // 2,
-        threshold_rel=threshold_rel,
-        exclude_border=window // 2,
-        num_peaks=max_beads if max_beads is not None else np.inf,
-    )
-    return np.asarray(peaks, dtype=np.int64)
+    peaks = np.asarray(
+        peak_local_max(  # type: ignore[no-untyped-call]
+            smooth - floor, min_distance=2, threshold_rel=threshold_rel, exclude_border=2
+        ),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    half = window // 2
+    gaps = np.abs(peaks[:, None, :] - peaks[None, :, :]).max(axis=2)
+    np.fill_diagonal(gaps, window)
+    isolated = gaps.min(axis=1, initial=window) > half
+    inside = np.all((peaks >= half) & (peaks < np.array(smooth.shape) - half), axis=1)
+    kept = peaks[isolated & inside]
+    return kept[:max_beads] if max_beads is not None else kept
 
 
 def _gaussian_2d(
@@ -96,12 +103,17 @@ def _gaussian_2d(
 
 
 def fit_bead(
-    image: NDArray[np.floating], centre: NDArray[np.int64], window: int, pixel_size_nm: float
+    image: NDArray[np.floating],
+    centre: NDArray[np.int64],
+    window: int,
+    pixel_size_nm: float,
+    max_elongation: float = MAX_ELONGATION,
 ) -> BeadFit | None:
     """Fit a 2D Gaussian plus offset to the ``window``-pixel square around ``centre``.
 
     Returns ``None`` when the fit fails or the result is implausible (width at a bound,
-    centre outside the window's central half).
+    centre outside the window's central half, one width over ``max_elongation`` times the
+    other). Elliptical widths are fitted along the image axes.
     """
     from scipy.optimize import OptimizeWarning, curve_fit
 
@@ -135,6 +147,8 @@ def fit_bead(
     amplitude, row, col, s_row, s_col, offset = (float(v) for v in params)
     if min(s_row, s_col) <= 0.31 or max(s_row, s_col) >= window / 2 - 0.01:
         return None
+    if max(s_row, s_col) / min(s_row, s_col) > max_elongation:
+        return None  # two beads closer than the resolution look like one elongated spot
     return BeadFit(
         row=r0 + row,
         col=c0 + col,

@@ -14,6 +14,8 @@ from types import ModuleType
 import numpy as np
 from numpy.typing import NDArray
 
+SPURIOUS_FIELD_FRACTION = 10
+
 
 def _spectral() -> ModuleType:
     with warnings.catch_warnings():
@@ -43,14 +45,20 @@ def decorrelation_resolution(image: NDArray[np.floating], pixel_size_nm: float) 
     Returns
     -------
     float
-        The period at the estimated cut-off frequency, in nm; NaN when no peak is found.
+        The period at the estimated cut-off frequency, in nm; NaN when no peak is found or
+        the peak implies a period longer than a tenth of the image's shorter side.
     """
     data = np.asarray(image, dtype=np.float64)
     if data.ndim != 2:
         raise ValueError(f"decorrelation_resolution expects a 2D image, got shape {data.shape}")
     if not np.isfinite(data).all() or float(data.std()) == 0.0:
         return math.nan
-    return _finite_or_nan(_spectral().dcr_resolution(data, spacing=pixel_size_nm))
+    resolution = _finite_or_nan(_spectral().dcr_resolution(data, spacing=pixel_size_nm))
+    # A "peak" within the lowest frequencies (a period over a tenth of the field) is the
+    # spurious near-DC maximum that very noisy, sparse images give, not a resolution.
+    if resolution > min(data.shape) * pixel_size_nm / SPURIOUS_FIELD_FRACTION:
+        return math.nan
+    return resolution
 
 
 def frc_resolution(
