@@ -9,7 +9,9 @@ def simulate(
     structure: str = typer.Option(..., "--structure", help="beads, microtubules, actin or rings."),
     count: int = typer.Option(8, "--count", help="Number of image pairs."),
     size: int = typer.Option(256, "--size", help="HR image side in pixels."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (image i uses [seed, i])."),
+    seed: int = typer.Option(
+        0, "--seed", help="Random seed; image i is drawn from the seed pair (seed, i)."
+    ),
     out: str = typer.Option(..., "--out", help="Output folder."),
     preset_name: str = typer.Option(
         "confocal-sted",

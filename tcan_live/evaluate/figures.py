@@ -31,7 +31,8 @@ def fwhm_histograms(fwhm_nm: dict[str, list[float]], out: Path) -> Path:
     bins = np.linspace(min(values, default=0), max(values, default=1), 40)
     for name, widths in fwhm_nm.items():
         if widths:
-            label = f"{name}: {np.mean(widths):.0f} +- {np.std(widths):.0f} nm (n={len(widths)})"
+            spread = np.std(widths, ddof=1) if len(widths) > 1 else 0.0
+            label = f"{name}: {np.mean(widths):.0f} +- {spread:.0f} nm (n={len(widths)})"
             axis.hist(widths, bins=bins, alpha=0.55, label=label)
     axis.set_xlabel("bead FWHM (nm)")
     axis.set_ylabel("beads")
