@@ -22,8 +22,8 @@ Enhance = Callable[[FloatArray, float], tuple[FloatArray, float]]
 RESAMPLE_TOLERANCE = 0.02  # pixel sizes within 2 % of the training size are used as they are
 
 
-def resample(image: NDArray[np.floating], factor: float) -> FloatArray:
-    """Resample by ``factor`` (output side ~ factor x input side) with cubic splines."""
+def resample(image: NDArray[np.floating], factor: float | tuple[float, float]) -> FloatArray:
+    """Resample by ``factor`` per axis (output side ~ factor x input side), cubic splines."""
     from scipy.ndimage import zoom
 
     return np.asarray(zoom(np.asarray(image, np.float64), factor, order=3), dtype=np.float32)
@@ -58,7 +58,7 @@ def checkpoint_enhancer(path: str | Path) -> Enhance:
         target_shape = (image.shape[0] * meta.scale, image.shape[1] * meta.scale)
         if result.shape != target_shape:
             factors = (target_shape[0] / result.shape[0], target_shape[1] / result.shape[1])
-            result = resample(result, factors[0])[: target_shape[0], : target_shape[1]]
+            result = resample(result, factors)
         return result, pixel_size_nm / meta.scale
 
     return enhance

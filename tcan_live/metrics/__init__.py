@@ -8,7 +8,7 @@ from tcan_live.metrics.error_map import ErrorMap, error_map
 from tcan_live.metrics.fwhm import BeadFit, FwhmResult, bead_fwhm, detect_beads
 from tcan_live.metrics.intensity import PercentileRange, percentile_range, percentile_statistics
 from tcan_live.metrics.quality import Quality, quality
-from tcan_live.metrics.registration import register_translation, shift_image
+from tcan_live.metrics.registration import align_pair, register_translation, shift_image
 from tcan_live.metrics.resolution import decorrelation_resolution, frc_resolution
 from tcan_live.metrics.snr import Regions, regions_from, snr
 
@@ -19,6 +19,7 @@ __all__ = [
     "PercentileRange",
     "Quality",
     "Regions",
+    "align_pair",
     "bead_fwhm",
     "decorrelation_resolution",
     "detect_beads",

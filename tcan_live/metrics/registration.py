@@ -57,3 +57,26 @@ def shift_image(image: NDArray[np.floating], shift: tuple[float, float]) -> Floa
     cols = np.fft.rfftfreq(data.shape[1])[None, :]
     ramp = np.exp(-2j * np.pi * (rows * shift[0] + cols * shift[1]))
     return np.asarray(np.fft.irfft2(np.fft.rfft2(data) * ramp, s=data.shape))
+
+
+def align_pair(
+    lr: NDArray[np.floating], hr: NDArray[np.floating]
+) -> tuple[FloatArray, tuple[float, float]]:
+    """Register an HR image onto its LR partner (e.g. a real confocal/STED pair).
+
+    The LR image is brought to the HR grid by cubic interpolation for the correlation only;
+    the HR image is shifted (Fourier phase ramp) onto it. Returns the aligned HR image and
+    the applied shift in HR pixels.
+    """
+    from scipy.ndimage import zoom
+
+    low = np.asarray(lr, dtype=np.float64)
+    high = np.asarray(hr, dtype=np.float64)
+    factor = high.shape[0] / low.shape[0]
+    if factor < 1 or high.shape[1] != round(low.shape[1] * factor):
+        raise ValueError(f"HR shape {high.shape} is not a multiple of LR shape {low.shape}")
+    if factor != 1:
+        # Centre-aligned resampling: LR pixel centres sit at HR coordinates (f - 1) / 2 + f i.
+        low = zoom(low, factor, order=3, grid_mode=True, mode="grid-mirror")
+    shift = register_translation(low, high)
+    return shift_image(high, shift), shift

@@ -136,3 +136,17 @@ def test_percentile_normalisation_round_trip_and_statistics() -> None:
     np.testing.assert_allclose(span.denormalise(span.normalise(image)), image, rtol=1e-5)
     stats = percentile_statistics([image, image * 2])
     assert stats["images"] == 2 and stats["high_max"] == pytest.approx(2 * 997.002)
+
+
+@pytest.mark.parametrize("preset_name", ["confocal-sted", "widefield-sim"])
+def test_align_pair_undoes_a_known_shift_of_a_simulated_pair(preset_name: str) -> None:
+    from tcan_live.metrics import align_pair
+    from training.simulate import preset, simulate_pair
+
+    pair = simulate_pair("actin", 96, np.random.default_rng(2), preset(preset_name))
+    shift = (1.35, -0.6)
+    moved = shift_image(pair.gt, (-shift[0], -shift[1]))
+    aligned, found = align_pair(pair.lr_clean, moved)
+    assert found[0] == pytest.approx(shift[0], abs=0.1)
+    assert found[1] == pytest.approx(shift[1], abs=0.1)
+    assert np.abs(aligned - pair.gt)[6:-6, 6:-6].max() < 0.1 * pair.gt.max()
