@@ -83,7 +83,7 @@ def _lucy_richardson(
         info.update(
             iterations=iterations,
             chosen_by="best PSNR on a simulated validation pair",
-            psnr_by_iterations=choice.psnr_by_iterations,
+            psnr_by_iterations={k: _finite(v) for k, v in choice.psnr_by_iterations.items()},
         )
     elif eval_set.images[0].gt is not None and scale == 1:
         first = eval_set.images[0]
@@ -93,7 +93,7 @@ def _lucy_richardson(
         info.update(
             iterations=iterations,
             chosen_by=f"best PSNR on {first.name}",
-            psnr_by_iterations=choice.psnr_by_iterations,
+            psnr_by_iterations={k: _finite(v) for k, v in choice.psnr_by_iterations.items()},
         )
     else:
         iterations = DEFAULT_ITERATIONS

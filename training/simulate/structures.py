@@ -160,9 +160,9 @@ def _filament(
     step_nm: float,
     rng: np.random.Generator,
     brightness: float = 1.0,
-    max_length_nm: float | None = None,
 ) -> Filament:
-    steps = math.ceil((max_length_nm or 1.5 * length_nm) / step_nm)
+    # Turns for 1.5x the length, so that a time-lapse can grow the filament.
+    steps = math.ceil(1.5 * length_nm / step_nm)
     # Worm-like chain in 2D: heading variance grows by step / persistence per step.
     turns = rng.normal(0.0, math.sqrt(step_nm / persistence_nm), steps)
     return Filament(start, heading, turns, step_nm, length_nm, brightness)
