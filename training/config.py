@@ -106,7 +106,12 @@ class DataConfig(_Frozen):
         else:
             if not self.structures:
                 raise ValueError("structures: name at least one structure")
-            self.simulation_config()
+            simulated = self.simulation_config().lr_pixel_size_nm
+            if self.pixel_size_nm is not None and self.pixel_size_nm != simulated:
+                raise ValueError(
+                    f"pixel_size_nm: {self.pixel_size_nm} differs from the simulated input "
+                    f"pixel size {simulated} (set it in data.simulation instead)"
+                )
         return self
 
     def simulation_config(self) -> SimulationConfig:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import model_info, train
+from tcan_live.cli import evaluate, model_info, simulate, train
 
 app = typer.Typer(
     name="tcan-live",
@@ -42,4 +42,6 @@ def main(
 
 
 model_info.register(app)
+simulate.register(app)
+evaluate.register(app)
 train.register(app)

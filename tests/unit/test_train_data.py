@@ -11,7 +11,7 @@ from training.data import (
     FolderPairs,
     SimulatedPairs,
     find_pairs,
-    normalize_percentile,
+    normalize_pair,
     paired_patch,
     read_pair,
     split_groups,
@@ -72,20 +72,21 @@ def test_patch_errors() -> None:
         )
 
 
-def test_percentile_normalisation_semantics(rng: np.random.Generator) -> None:
-    image = rng.normal(100.0, 10.0, (64, 64))
+def test_pairs_are_normalised_each_with_own_percentiles(rng: np.random.Generator) -> None:
+    lr = rng.normal(100.0, 10.0, (64, 64)).astype(np.float32)
+    hr = rng.normal(20.0, 3.0, (64, 64)).astype(np.float32)
     spec = NormalizationSpec(low_percentile=2.0, high_percentile=98.0)
-    scaled, low, high = normalize_percentile(image, spec)
-    assert scaled.dtype == np.float32
-    assert low == pytest.approx(np.percentile(image, 2.0))
-    assert high == pytest.approx(np.percentile(image, 98.0))
-    assert np.percentile(scaled, 2.0) == pytest.approx(0.0, abs=1e-5)
-    assert np.percentile(scaled, 98.0) == pytest.approx(1.0, abs=1e-5)
-    # the runtime's inverse: output * (hi - lo) + lo
-    np.testing.assert_allclose(scaled * (high - low) + low, image, rtol=1e-5)
-    clipped, _, _ = normalize_percentile(image, NormalizationSpec(clip=True))
-    assert clipped.min() == 0.0 and clipped.max() == 1.0
-    flat, _, _ = normalize_percentile(np.full((4, 4), 7.0), SPEC)
+    lr_n, hr_n = normalize_pair(lr, hr, spec)
+    assert lr_n.dtype == hr_n.dtype == np.float32
+    for normalised in (lr_n, hr_n):
+        assert np.percentile(normalised, 2.0) == pytest.approx(0.0, abs=1e-5)
+        assert np.percentile(normalised, 98.0) == pytest.approx(1.0, abs=1e-5)
+    # the runtime's inverse with the INPUT's numbers: output * (hi - lo) + lo
+    low, high = np.percentile(lr, [2.0, 98.0])
+    np.testing.assert_allclose(lr_n * (high - low) + low, lr, rtol=1e-5)
+    clipped = normalize_pair(lr, hr, NormalizationSpec(clip=True))
+    assert all(image.min() == 0.0 and image.max() == 1.0 for image in clipped)
+    flat, _ = normalize_pair(np.full((4, 4), 7.0, np.float32), hr, SPEC)
     assert np.all(flat == 0.0)
 
 

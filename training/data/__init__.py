@@ -2,9 +2,14 @@
 
 from training.data.augment import Augmentation, paired_patch
 from training.data.batches import BatchMaker
-from training.data.normalize import normalize_percentile, percentile_range
 from training.data.pairs import PairFiles, find_pairs, read_pair
-from training.data.sources import FolderPairs, PairSource, SimulatedPairs, split_groups
+from training.data.sources import (
+    FolderPairs,
+    PairSource,
+    SimulatedPairs,
+    normalize_pair,
+    split_groups,
+)
 
 __all__ = [
     "Augmentation",
@@ -14,9 +19,8 @@ __all__ = [
     "PairSource",
     "SimulatedPairs",
     "find_pairs",
-    "normalize_percentile",
+    "normalize_pair",
     "paired_patch",
-    "percentile_range",
     "read_pair",
     "split_groups",
 ]

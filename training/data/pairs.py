@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import tifffile
 from numpy.typing import NDArray
+
+from tcan_live.imageio import read_tiff
 
 Layout = Literal["auto", "lr-hr", "biosr"]
 _TIFF_SUFFIXES = (".tif", ".tiff")
@@ -117,11 +118,7 @@ def find_pairs(
 
 
 def _read_plane(path: Path, average_stack: bool) -> NDArray[np.float32]:
-    try:
-        image = np.asarray(tifffile.imread(path), dtype=np.float32)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable TIFF ({error})") from None
-    image = np.squeeze(image)
+    image = np.squeeze(read_tiff(path)[0])
     if image.ndim == 3 and average_stack:
         image = image.mean(axis=0, dtype=np.float32)
     if image.ndim != 2:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from tcan_live.metrics.intensity import percentile_range
 from tcan_live.model import NormalizationSpec
-from training.data.normalize import normalize_percentile
 from training.data.pairs import PairFiles, read_pair
 from training.simulate import SimulationConfig, simulate_pair
 
@@ -43,8 +43,18 @@ class PairSource(Protocol):
         ...
 
 
-def _normalized(lr: Image, hr: Image, spec: NormalizationSpec) -> tuple[Image, Image]:
-    return normalize_percentile(lr, spec)[0], normalize_percentile(hr, spec)[0]
+def normalize_pair(lr: Image, hr: Image, spec: NormalizationSpec) -> tuple[Image, Image]:
+    """Normalise LR and HR, each with its own percentiles (low -> 0, high -> 1).
+
+    The network thus learns an output whose percentile range is [0, 1]; the runtime maps it
+    back with the INPUT's two numbers (``output * (hi - lo) + lo``), which puts the result on
+    the input frame's intensity scale whatever the HR modality's photon counts were.
+    ``spec.clip`` clips both to [0, 1].
+    """
+    scaled = [percentile_range(image, spec).normalise(image) for image in (lr, hr)]
+    if spec.clip:
+        scaled = [np.clip(image, 0.0, 1.0) for image in scaled]
+    return scaled[0], scaled[1]
 
 
 class FolderPairs:
@@ -54,7 +64,7 @@ class FolderPairs:
         if not files:
             raise ValueError("no image pairs to train or validate on")
         self.files = list(files)
-        self._images = [_normalized(*read_pair(pair, scale), spec) for pair in self.files]
+        self._images = [normalize_pair(*read_pair(pair, scale), spec) for pair in self.files]
 
     def __len__(self) -> int:
         """Return the number of pairs."""
@@ -114,7 +124,7 @@ class SimulatedPairs:
         structure = self.structures[index % len(self.structures)]
         simulated = simulate_pair(structure, self.lr_size * self.config.scale, rng, self.config)
         target = simulated.gt if self.target == "gt" else simulated.hr
-        return _normalized(simulated.lr, target, self.spec)
+        return normalize_pair(simulated.lr, target, self.spec)
 
     def describe(self) -> dict[str, Any]:
         """Structures, sizes, target and the simulator's physics."""

@@ -5,6 +5,18 @@ daemon and demo; ``write_dataset`` the ``lr/``, ``hr/``, ``gt/`` folder layout o
 """
 
 from training.simulate.config import STRUCTURES, SimulationConfig, preset
+from training.simulate.dataset import write_dataset
 from training.simulate.pair import SimulatedPair, simulate_pair
+from training.simulate.timelapse import Dynamics, TimeLapse, simulate_timelapse
 
-__all__ = ["STRUCTURES", "SimulatedPair", "SimulationConfig", "preset", "simulate_pair"]
+__all__ = [
+    "STRUCTURES",
+    "Dynamics",
+    "SimulatedPair",
+    "SimulationConfig",
+    "TimeLapse",
+    "preset",
+    "simulate_pair",
+    "simulate_timelapse",
+    "write_dataset",
+]

@@ -50,8 +50,11 @@ class SimulationConfig(BaseModel):
     read_noise: float = Field(0.5, ge=0, description="Gaussian detector noise, photons rms")
     bead_diameter_nm: tuple[float, float] = (20.0, 40.0)
     bead_density_per_um2: float = Field(0.25, gt=0)
+    bead_pair_fraction: float = Field(
+        0.15, ge=0, le=1, description="beads given a partner 150-400 nm away (line profiles)"
+    )
     filament_width_nm: float = Field(25.0, gt=0)
-    filament_density_per_um2: float = Field(0.08, gt=0, description="filaments per um^2")
+    filament_density_per_um2: float = Field(0.15, gt=0, description="filaments per um^2")
     actin_density_per_um2: float = Field(0.6, gt=0, description="actin seeds per um^2")
     ring_density_per_um2: float = Field(1.0, gt=0)
     ring_diameter_nm: float = Field(107.0, gt=0)

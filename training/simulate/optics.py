@@ -129,6 +129,23 @@ def psf_for(modality: Modality, config: SimulationConfig, *, low_resolution: boo
     )
 
 
+def sampled_psf(config: SimulationConfig, *, low_resolution: bool = True) -> FloatArray:
+    """Return the LR (or HR) PSF on its own pixel grid, summing to 1 (e.g. for deconvolution).
+
+    Fine-grid PSF values are averaged over each pixel, centred on the PSF's centre pixel.
+    """
+    modality = config.lr_modality if low_resolution else config.hr_modality
+    fine = np.asarray(psf_for(modality, config, low_resolution=low_resolution), np.float64)
+    factor = config.lr_bin if low_resolution else config.hr_bin
+    half = fine.shape[0] // 2
+    reach = (half - factor // 2) // factor
+    side = (2 * reach + 1) * factor
+    start = half - side // 2
+    crop = fine[start : start + side, start : start + side]
+    binned = crop.reshape(2 * reach + 1, factor, 2 * reach + 1, factor).mean(axis=(1, 3))
+    return (binned / binned.sum()).astype(np.float32)
+
+
 def _peak_normalised(psf: NDArray[np.floating]) -> FloatArray:
     psf = np.asarray(psf, dtype=np.float64)
     normalised = (psf / psf.max()).astype(np.float32)

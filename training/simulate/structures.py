@@ -25,6 +25,7 @@ ACTIN_WIDTH_NM = 7.0
 ACTIN_BRANCH_ANGLE = math.radians(70.0)  # Arp2/3 branch angle
 ACTIN_BRANCHES_PER_UM = 1.0
 ACTIN_BRIGHTNESS = 0.5
+BEAD_PAIR_DISTANCE_NM = (150.0, 400.0)
 RING_CORNERS = 8
 RING_LABELLING_EFFICIENCY = 0.85
 
@@ -136,10 +137,18 @@ def _beads(
     low: float, high: float, area_um2: float, rng: np.random.Generator, config: SimulationConfig
 ) -> Sample:
     count = max(1, int(rng.poisson(config.bead_density_per_um2 * area_um2)))
+    positions = rng.uniform(low, high, (count, 2))
+    # Some close pairs, as bead samples have, to show two-point resolution in line profiles.
+    paired = positions[rng.random(count) < config.bead_pair_fraction]
+    angle = rng.uniform(0, 2 * math.pi, len(paired))
+    distance = rng.uniform(*BEAD_PAIR_DISTANCE_NM, len(paired))
+    partners = paired + distance[:, None] * np.stack([np.sin(angle), np.cos(angle)], axis=1)
+    positions = np.concatenate([positions, partners])
+    total = len(positions)
     return Sample(
-        bead_positions_nm=rng.uniform(low, high, (count, 2)),
-        bead_diameters_nm=rng.uniform(*config.bead_diameter_nm, count),
-        bead_brightness=rng.lognormal(0.0, 0.15, count),
+        bead_positions_nm=positions,
+        bead_diameters_nm=rng.uniform(*config.bead_diameter_nm, total),
+        bead_brightness=rng.lognormal(0.0, 0.15, total),
     )
 
 
@@ -151,9 +160,9 @@ def _filament(
     step_nm: float,
     rng: np.random.Generator,
     brightness: float = 1.0,
-    max_length_nm: float | None = None,
 ) -> Filament:
-    steps = math.ceil((max_length_nm or 1.5 * length_nm) / step_nm)
+    # Turns for 1.5x the length, so that a time-lapse can grow the filament.
+    steps = math.ceil(1.5 * length_nm / step_nm)
     # Worm-like chain in 2D: heading variance grows by step / persistence per step.
     turns = rng.normal(0.0, math.sqrt(step_nm / persistence_nm), steps)
     return Filament(start, heading, turns, step_nm, length_nm, brightness)
