@@ -133,8 +133,8 @@ def _sources(config: TrainConfig, steps: int | None) -> tuple[PairSource, PairSo
     else:
         pairs, held_out = split_groups(pairs, data.validation_fraction, seed)
     return (
-        FolderPairs(pairs, scale, data.normalization),
-        FolderPairs(held_out, scale, data.normalization),
+        FolderPairs(pairs, scale, data.normalization, data.pixel_size_nm),
+        FolderPairs(held_out, scale, data.normalization, data.pixel_size_nm),
     )
 
 
@@ -166,6 +166,8 @@ def prepare_data(config: TrainConfig) -> _Data:
         "scale": config.model.scale,
         "augment": data.augment.model_dump(),
         "input_pixel_size_nm": data.input_pixel_size_nm(),
+        "path": str(data.path) if data.path else None,
+        "validation_path": str(data.validation_path) if data.validation_path else None,
         "normalization": (
             "LR and HR each mapped with their own percentiles (low -> 0, high -> 1); the "
             "runtime maps outputs back with the input's: output * (hi - lo) + lo"

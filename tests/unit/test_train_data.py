@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from tcan_live.imageio import write_tiff
 from tcan_live.model import NormalizationSpec
 from training.data import (
     Augmentation,
@@ -108,6 +109,10 @@ def test_lr_hr_folders(tmp_path: Path, rng: np.random.Generator) -> None:
     np.testing.assert_allclose(_bin(hr, 2), lr, rtol=1e-5)
     with pytest.raises(ValueError, match=r"shape .* is not 1 x the shape"):
         read_pair(pairs[0], scale=1)
+    write_tiff(tmp_path / "lr" / "b.tif", np.zeros((32, 32), np.float32), pixel_size_nm=100.0)
+    with pytest.raises(ValueError, match=r"b\.tif: the file records 100 nm pixels, data\.pixel"):
+        FolderPairs(pairs, 2, SPEC, pixel_size_nm=50.0)
+    assert read_pair(pairs[1], 2, pixel_size_nm=99.5)[0].shape == (32, 32)
     source = FolderPairs(pairs, 2, SPEC)
     assert len(source) == 3
     assert source.pair(1, epoch=0)[0].shape == (32, 32)

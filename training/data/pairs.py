@@ -117,21 +117,33 @@ def find_pairs(
     return _biosr_pairs(folder, lr_pattern, hr_pattern)
 
 
-def _read_plane(path: Path, average_stack: bool) -> NDArray[np.float32]:
-    image = np.squeeze(read_tiff(path)[0])
+def _read_plane(path: Path, average_stack: bool) -> tuple[NDArray[np.float32], float | None]:
+    image, pixel_size_nm = read_tiff(path)
+    image = np.squeeze(image)
     if image.ndim == 3 and average_stack:
         image = image.mean(axis=0, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D image, got shape {image.shape}")
-    return image
+    return image, pixel_size_nm
 
 
-def read_pair(pair: PairFiles, scale: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Read one pair as float32 2-D images and check that HR is ``scale`` times LR."""
-    lr = _read_plane(pair.lr, pair.average_lr_stack)
-    hr = _read_plane(pair.hr, average_stack=False)
+def read_pair(
+    pair: PairFiles, scale: int, pixel_size_nm: float | None = None
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Read one pair as float32 2-D images and check that HR is ``scale`` times LR.
+
+    With ``pixel_size_nm`` (the expected input pixel size), an LR file that records a pixel
+    size more than 1 % different is refused: a model trained at the wrong scale is useless.
+    """
+    lr, recorded = _read_plane(pair.lr, pair.average_lr_stack)
+    hr, _ = _read_plane(pair.hr, average_stack=False)
     if hr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
         raise ValueError(
             f"{pair.hr}: shape {hr.shape} is not {scale} x the shape {lr.shape} of {pair.lr}"
+        )
+    if pixel_size_nm and recorded and abs(recorded / pixel_size_nm - 1.0) > 0.01:
+        raise ValueError(
+            f"{pair.lr}: the file records {recorded:.4g} nm pixels, data.pixel_size_nm is "
+            f"{pixel_size_nm:.4g} nm"
         )
     return lr, hr

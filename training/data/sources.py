@@ -60,11 +60,19 @@ def normalize_pair(lr: Image, hr: Image, spec: NormalizationSpec) -> tuple[Image
 class FolderPairs:
     """Pairs read from TIFF files once and kept in memory, normalised per image."""
 
-    def __init__(self, files: Sequence[PairFiles], scale: int, spec: NormalizationSpec) -> None:
+    def __init__(
+        self,
+        files: Sequence[PairFiles],
+        scale: int,
+        spec: NormalizationSpec,
+        pixel_size_nm: float | None = None,
+    ) -> None:
         if not files:
             raise ValueError("no image pairs to train or validate on")
         self.files = list(files)
-        self._images = [normalize_pair(*read_pair(pair, scale), spec) for pair in self.files]
+        self._images = [
+            normalize_pair(*read_pair(pair, scale, pixel_size_nm), spec) for pair in self.files
+        ]
 
     def __len__(self) -> int:
         """Return the number of pairs."""
