@@ -238,7 +238,7 @@ class PreviewPublisher:
             self._last_send = time.monotonic()
             try:
                 parts = self._encode(request)
-            except (ValueError, TypeError) as error:
+            except Exception as error:  # one bad preview must never stop the sender thread
                 self.stats.errors += 1
                 self.stats.last_error = str(error)
                 log.warning("preview %s/%s not sent: %s", request.kind, request.channel, error)

@@ -18,6 +18,8 @@ from tcan_live.json_safe import dumps
 class FrameJournal:
     """Append-only record of store events (``raw``, ``sr``, ``skip``), in the order written.
 
+    ``records`` holds what the file contained when opened (appends are not kept in memory).
+
     Parameters
     ----------
     path
@@ -62,7 +64,6 @@ class FrameJournal:
         if self._fsync:
             os.fsync(self._fd)
         self._needs_newline = False
-        self.records.append(record)
 
     def close(self) -> None:
         """Close the file; idempotent."""

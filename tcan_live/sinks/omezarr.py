@@ -116,6 +116,7 @@ class OmeZarrSink:
         self._channel_index: dict[str, int] = {}
         self._raw_records: dict[FrameKey, dict[str, Any]] = {}
         self._done: dict[FrameKey, dict[str, Any]] = {}
+        self._pending: dict[FrameKey, None] = {}  # insertion-ordered: acquisition order
         self.duplicates_ignored = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -225,6 +226,7 @@ class OmeZarrSink:
                 self._raw_records.setdefault(key, record)
             elif record.get("event") in ("sr", "skip"):
                 self._done.setdefault(key, record)
+        self._pending = {key: None for key in self._raw_records if key not in self._done}
 
     # -- the backlog --------------------------------------------------------------------
 
@@ -271,6 +273,7 @@ class OmeZarrSink:
             self._write_chunk(raw, frame.t, channel, image)
             journal.append(record)
         self._raw_records[frame.key] = record
+        self._pending[frame.key] = None
         return True
 
     def pending(self) -> list[FrameKey]:
@@ -279,7 +282,7 @@ class OmeZarrSink:
         In the order the raw frames were stored (acquisition order).
         """
         with self._lock:
-            return [key for key in self._raw_records if key not in self._done]
+            return list(self._pending)
 
     def completed(self) -> set[FrameKey]:
         """Return the keys whose super-resolved frame is written, or that were skipped."""
@@ -344,8 +347,10 @@ class OmeZarrSink:
                 assert self._sr is not None
                 channel = self._channel_index[frame.channel]
                 self._write_chunk(self._sr, frame.t, channel, image.astype(SR_DTYPE, copy=False))
-                journal.append({**record, "completed_at": time.time()})
+                record["completed_at"] = time.time()
+                journal.append(record)
             self._done[frame.key] = record
+            self._pending.pop(frame.key, None)
             self._drop_backlog_chunk(frame.t, channel)
 
     def skip(self, frame: Frame, reason: str) -> None:
@@ -358,8 +363,10 @@ class OmeZarrSink:
             with self._disk_full_is_clear(frame, "skip record"):
                 assert self._sr is not None
                 self._grow(self._sr, frame.t)
-                journal.append({**record, "completed_at": time.time()})
+                record["completed_at"] = time.time()
+                journal.append(record)
             self._done[frame.key] = record
+            self._pending.pop(frame.key, None)
 
     def close(self) -> None:
         """Close the journal; idempotent. The store stays readable and resumable."""
