@@ -145,6 +145,7 @@ class PreviewPublisher:
         latency_ms: float | None = None,
         qc: Mapping[str, Any] | None = None,
         color: str | None = None,
+        timestamp: float | None = None,
     ) -> None:
         """Offer one frame's preview; returns at once (the array must not be modified later).
 
@@ -164,6 +165,8 @@ class PreviewPublisher:
             Live QC figures (e.g. input/output mean intensity, a resolution estimate).
         color
             Display colour ``RRGGBB`` of the channel.
+        timestamp
+            Acquisition time of the frame (seconds since the epoch), if known.
         """
         if kind not in ("raw", "sr"):
             raise ValueError(f"preview kind {kind!r}: expected 'raw' or 'sr'")
@@ -173,6 +176,7 @@ class PreviewPublisher:
             "latency_ms": latency_ms,
             "qc": dict(qc or {}),
             "color": color,
+            "timestamp": timestamp,
         }
         self._offer(_Request(kind, channel, (image,), (color or "FFFFFF",), header))
 
@@ -185,14 +189,20 @@ class PreviewPublisher:
         pixel_size_nm: float | None,
         latency_ms: float | None = None,
         qc: Mapping[str, Any] | None = None,
+        timestamp: float | None = None,
     ) -> None:
-        """Offer a dual-colour (or multi-colour) RGB composite of one time point's channels."""
+        """Offer a dual-colour (or multi-colour) RGB composite of one time point's channels.
+
+        ``images`` maps channel names to 2D frames of one shape, ``colors`` the same names to
+        ``RRGGBB`` colours; the other arguments are as for :meth:`publish`.
+        """
         names = tuple(images)
         header: dict[str, Any] = {
             "t": t,
             "pixel_size_nm": pixel_size_nm,
             "latency_ms": latency_ms,
             "qc": dict(qc or {}),
+            "timestamp": timestamp,
             "channels": list(names),
             "colors": [colors[name] for name in names],
         }

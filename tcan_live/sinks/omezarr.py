@@ -296,6 +296,11 @@ class OmeZarrSink:
             record = self._raw_records.get(key)
             if record is None:
                 raise KeyError(f"{self.path}: no raw frame stored for t={key[0]} {key[1]!r}")
+            if not self.config.include_raw and key in self._done:
+                raise KeyError(
+                    f"{self.path}: the raw frame t={key[0]} {key[1]!r} is complete and was not "
+                    "kept (output.include_raw = false)"
+                )
             image = np.asarray(raw[key[0], self._channel_index[key[1]]])
             return Frame(
                 image=image,

@@ -215,6 +215,8 @@ def test_without_raw_image_the_backlog_is_kept_until_done(tmp_path: Path) -> Non
     resumed = open_sink(out, include_raw=False)
     np.testing.assert_array_equal(resumed.load_raw(frame.key).image, frame.image)
     resumed.append(frame, enhance(frame), {})
+    with pytest.raises(KeyError, match="was not kept"):
+        resumed.load_raw(frame.key)
     resumed.close()
     assert not [p for p in (out / "tcan_live" / "backlog" / "0" / "c").rglob("*") if p.is_file()]
     assert not (out / "raw").exists()

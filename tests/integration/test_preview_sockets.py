@@ -46,6 +46,7 @@ def offer(publisher: PreviewPublisher, t: int = 0, image: np.ndarray | None = No
         latency_ms=12.5,
         qc={"input_mean": 1.5, "resolution_nm": None},
         color="00FFFF",
+        timestamp=1_700_000_000.5,
     )
 
 
@@ -72,7 +73,7 @@ def test_subscriber_receives_header_and_pixels(publisher: PreviewPublisher) -> N
     assert (header["kind"], header["channel"], header["color"]) == ("sr", "actin", "00FFFF")
     assert header["shape"] == [40, 50] and header["dtype"] == "uint16"
     assert header["pixel_size_nm"] == 50.0 and header["downsample"] == 1
-    assert header["latency_ms"] == 12.5
+    assert header["latency_ms"] == 12.5 and header["timestamp"] == 1_700_000_000.5
     assert header["qc"] == {"input_mean": 1.5, "resolution_nm": None}
     assert isinstance(header["seq"], int) and isinstance(header["sent_at"], float)
     np.testing.assert_array_equal(preview.image, image)
