@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import model_info
+from tcan_live.cli import model_info, preview
 
 app = typer.Typer(
     name="tcan-live",
@@ -42,3 +42,4 @@ def main(
 
 
 model_info.register(app)
+preview.register(app)
