@@ -101,3 +101,4 @@ class Engine:
             "backend": "torch-eager",
         }
         return cls(backend, manifest)
+

@@ -36,7 +36,7 @@ from zarr.storage import LocalStore
 
 from tcan_live.frames import EnhanceResult, Frame
 from tcan_live.safe_paths import refuse_symlinks
-from tcan_live.sinks.base import AcquisitionLayout
+from tcan_live.sinks.base import AcquisitionLayout, ChannelInfo
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.journal import FrameJournal
 from tcan_live.sinks.ngff import AXES, image_attributes
@@ -83,6 +83,30 @@ def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) ->
         if not isinstance(old, (int, float)) or not math.isclose(old, wanted[field], rel_tol=1e-6):
             differences.append(f"{field} {old} != {wanted[field]}")
     return differences
+
+
+def stored_layout(path: str | Path) -> AcquisitionLayout | None:
+    """Return the layout an existing tcan-live store was written for, or None if none exists.
+
+    Lets a restarted daemon set the store up (and resume its backlog) before any new frame
+    arrives.
+    """
+    root_path = Path(path)
+    if not (root_path / "zarr.json").exists():
+        return None
+    root = zarr.open_group(LocalStore(root_path, read_only=True), mode="r")
+    document = root.attrs.get(_LAYOUT_ATTR, {})
+    if not isinstance(document, dict) or "layout" not in document:
+        raise LayoutMismatchError(
+            f"{root_path} is a Zarr store not written by tcan-live "
+            f"(no '{_LAYOUT_ATTR}' attribute): choose another output path"
+        )
+    stored = dict(document["layout"])
+    stored.pop("include_raw", None)
+    stored["channels"] = tuple(ChannelInfo(**channel) for channel in stored["channels"])
+    stored["raw_shape"] = tuple(stored["raw_shape"])
+    stored["sr_shape"] = tuple(stored["sr_shape"])
+    return AcquisitionLayout(**stored)
 
 
 class OmeZarrSink:
@@ -455,6 +479,7 @@ class OmeZarrSink:
 
 __all__ = [
     "FrameKey",
+    "stored_layout",
     "LayoutMismatchError",
     "OmeZarrSink",
     "OutputFullError",
