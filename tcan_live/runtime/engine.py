@@ -101,4 +101,3 @@ class Engine:
             "backend": "torch-eager",
         }
         return cls(backend, manifest)
-
