@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import model_info, preview
+from tcan_live.cli import evaluate, model_info, preview, simulate
 
 app = typer.Typer(
     name="tcan-live",
@@ -43,3 +43,5 @@ def main(
 
 model_info.register(app)
 preview.register(app)
+simulate.register(app)
+evaluate.register(app)
