@@ -101,3 +101,18 @@ class Engine:
             "backend": "torch-eager",
         }
         return cls(backend, manifest)
+
+
+def load_engine(path: str | Path) -> Engine:
+    """Load a built engine folder (``manifest.json`` + model files), verifying it first.
+
+    Raises
+    ------
+    tcan_live.engine.manifest.ManifestError
+        One line saying what differs between the manifest and the files or this machine,
+        and the command that rebuilds the engine.
+    """
+    from tcan_live.engine.load import load_backend
+
+    backend, manifest = load_backend(path)
+    return Engine(backend, manifest.model_dump(mode="json"))

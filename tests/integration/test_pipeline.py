@@ -17,7 +17,7 @@ from tcan_live.sinks.base import ChannelInfo
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.omezarr import OmeZarrSink, stored_layout
 from tcan_live.sinks.rejected import RejectedFrames
-from tests.helpers import filament_image, tiny_generator
+from tests.synthetic import filament_image, tiny_generator
 
 CHANNELS = (ChannelInfo("microtubules", "FF00FF"), ChannelInfo("actin", "00FFFF"))
 SHAPE = (48, 40)
