@@ -181,7 +181,10 @@ def make_source(
                 "(make_source(config, core=core))"
             )
         return MMCoreSource(
-            core, pixel_size_nm=config.pixel_size_nm, default_channel=config.default_channel
+            core,
+            pixel_size_nm=config.pixel_size_nm,
+            default_channel=config.default_channel,
+            on_error=_without_path(on_error, "pymmcore-plus"),
         )
     if isinstance(config, PycromanagerSourceConfig):
         from tcan_live.sources.pycromanager_hook import PycromanagerSource
@@ -192,9 +195,7 @@ def make_source(
             time_axis=config.time_axis,
             channel_axis=config.channel_axis,
             channel_names=config.channel_names,
-            on_error=(lambda message: on_error(Path("pycromanager"), message))
-            if on_error
-            else None,
+            on_error=_without_path(on_error, "pycromanager"),
         )
     mapper = _mapper(config)
     if isinstance(config, WatchSourceConfig):
@@ -226,6 +227,15 @@ def make_source(
         return iter(cache)
 
     return ReplaySource(frames, rate_hz=config.rate_hz, loops=config.loops)
+
+
+def _without_path(
+    on_error: Callable[[Path, str], None] | None, origin: str
+) -> Callable[[str], None] | None:
+    """Adapt ``on_error(path, message)`` for sources that have no file to name."""
+    if on_error is None:
+        return None
+    return lambda message: on_error(Path(origin), message)
 
 
 def _mapper(config: WatchSourceConfig | ReplaySourceConfig) -> FrameMapper:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +37,9 @@ class MMCoreSource:
         Overrides the pixel size reported by the core.
     default_channel
         Channel name for frames acquired without a channel in the sequence.
+    on_error
+        Called with a one-line message when a frame cannot be handed over (the acquisition
+        goes on); logged when omitted.
     """
 
     def __init__(
@@ -45,8 +48,10 @@ class MMCoreSource:
         *,
         pixel_size_nm: float | None = None,
         default_channel: str = "default",
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._core = core
+        self._on_error = on_error
         self._pixel_size_override = pixel_size_nm
         self._default_channel = default_channel
         self._clock = ElapsedClock()
@@ -79,7 +84,14 @@ class MMCoreSource:
         emit = self._emit
         if emit is None:
             return
-        emit(self.to_frame(image, event, meta))
+        try:
+            emit(self.to_frame(image, event, meta))
+        except Exception as exc:  # never let one frame break the acquisition
+            message = f"pymmcore-plus frame {dict(event.index)}: {exc}"
+            if self._on_error is not None:
+                self._on_error(message)
+            else:
+                log.error("%s", message)
 
     def to_frame(self, image: np.ndarray, event: useq.MDAEvent, meta: Mapping[str, Any]) -> Frame:
         """Build the :class:`Frame` for one ``frameReady`` call (copies ``image``)."""

@@ -117,6 +117,7 @@ class WatchFolderSource:
         self._refused: set[Path] = set()
         self._live: dict[Path, MMStackFile | NDTiffLive] = {}
         self._inbox: dict[Path, bool] = {}  # path -> closed by its writer
+        self._moved_away: set[Path] = set()
         self._wake = threading.Condition()
         self._stopping = False
         self._emit: FrameCallback | None = None
@@ -193,7 +194,8 @@ class WatchFolderSource:
                 closed = event.event_type == "closed"
                 if event.event_type in ("created", "modified", "closed"):
                     source._submit([Path(os.fsdecode(event.src_path))], closed)
-                elif event.event_type == "moved":  # atomic writers rename a temp file into place
+                elif event.event_type == "moved":  # e.g. a temp file renamed into place
+                    source._moved(Path(os.fsdecode(event.src_path)))
                     source._submit([Path(os.fsdecode(event.dest_path))], closed=True)
 
         observer = PollingObserver(timeout=self._poll_interval_s) if self._polling else Observer()
@@ -206,6 +208,11 @@ class WatchFolderSource:
                 self._inbox[path] = self._inbox.get(path, False) or closed
             self._wake.notify_all()
 
+    def _moved(self, path: Path) -> None:
+        with self._wake:
+            self._moved_away.add(path)
+            self._inbox.pop(path, None)
+
     def _run(self) -> None:
         while True:
             with self._wake:
@@ -214,6 +221,9 @@ class WatchFolderSource:
                 if self._stopping:
                     return
                 batch, self._inbox = self._inbox, {}
+                moved_away, self._moved_away = self._moved_away, set()
+            for path in moved_away:  # renamed, not lost: its new name arrives as an event
+                self._settle.forget(str(path))
             for path, closed in batch.items():
                 self._guarded(path, closed)
             # Re-check what is pending without events: settling files, live datasets.

@@ -96,3 +96,23 @@ def test_build_demo_core_refuses_bad_input(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         build_demo_core(np.zeros(shape, np.uint16), names, pixel_size_um=0.1)
+
+
+def test_a_failing_consumer_is_reported_and_the_acquisition_completes(
+    rng: np.random.Generator,
+) -> None:
+    core = build_demo_core(_stack(rng), CHANNELS, pixel_size_um=0.1)
+    errors: list[str] = []
+    delivered: list[Frame] = []
+
+    def flaky(frame: Frame) -> None:
+        if frame.t == 1:
+            raise RuntimeError("queue full")
+        delivered.append(frame)
+
+    source = MMCoreSource(core, on_error=errors.append)
+    source.start(flaky)
+    core.mda.run(useq.MDASequence(time_plan={"interval": 0, "loops": 3}, channels=CHANNELS))
+    source.stop()
+    assert sorted(f.key for f in delivered) == [(t, c) for t in (0, 2) for c in sorted(CHANNELS)]
+    assert len(errors) == 2 and all("queue full" in e for e in errors)
