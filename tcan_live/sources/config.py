@@ -190,12 +190,7 @@ def make_source(
         from tcan_live.sources.pycromanager_hook import PycromanagerSource
 
         return PycromanagerSource(
-            pixel_size_nm=config.pixel_size_nm,
-            default_channel=config.default_channel,
-            time_axis=config.time_axis,
-            channel_axis=config.channel_axis,
-            channel_names=config.channel_names,
-            on_error=_without_path(on_error, "pycromanager"),
+            **config.model_dump(exclude={"kind"}), on_error=_without_path(on_error, "pycromanager")
         )
     mapper = _mapper(config)
     if isinstance(config, WatchSourceConfig):
@@ -239,11 +234,5 @@ def _without_path(
 
 
 def _mapper(config: WatchSourceConfig | ReplaySourceConfig) -> FrameMapper:
-    return FrameMapper(
-        origin_prefix=config.kind,
-        pattern=config.pattern,
-        channels=config.channels,
-        channel_aliases=config.channel_aliases,
-        default_channel=config.default_channel,
-        pixel_size_nm=config.pixel_size_nm,
-    )
+    shared = {"pattern", "channels", "channel_aliases", "default_channel", "pixel_size_nm"}
+    return FrameMapper(origin_prefix=config.kind, **config.model_dump(include=shared))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomllib
 
@@ -14,6 +15,7 @@ from tcan_live.sources.config import (
     make_source,
     parse_source_config,
 )
+from tcan_live.sources.pycromanager_hook import PycromanagerSource
 from tcan_live.sources.watch import WatchFolderSource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +73,10 @@ def test_make_source_builds_each_kind(tmp_path: Path) -> None:
     replay = parse_source_config({"kind": "replay", "files": ["a.tif"], "rate_hz": 5})
     assert isinstance(replay, ReplaySourceConfig)
     make_source(replay)
-    make_source(parse_source_config({"kind": "pycromanager", "channel_names": ["a", "b"]}))
+    hook = make_source(parse_source_config({"kind": "pycromanager", "channel_names": ["a", "b"]}))
+    assert isinstance(hook, PycromanagerSource)
+    frame = hook.to_frame(np.zeros((2, 2), np.uint16), {"Axes": {"time": 4, "channel": 1}})
+    assert frame.key == (4, "b")
     with pytest.raises(SourceConfigError, match="needs the pymmcore-plus core"):
         make_source(parse_source_config({"kind": "pymmcore-plus"}))
 
