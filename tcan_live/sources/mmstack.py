@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from tcan_live.sources._metadata import um_to_nm
+from tcan_live.sources._metadata import ElapsedClock, um_to_nm
 from tcan_live.sources.raw_frames import BadFrameError, IncompleteFileError, RawFrame
 
 INDEX_MAP_OFFSET_HEADER = 54773648
@@ -41,6 +41,7 @@ class MMStackFile:
         self.path = path
         self._next_entry = 0
         self._summary: dict[str, Any] | None = None
+        self._clock = ElapsedClock()
 
     @property
     def frames_read(self) -> int:
@@ -121,6 +122,9 @@ class MMStackFile:
             t=t,
             channel=str(channel) if channel else str(channel_index),
             pixel_size_nm=pixel_size,
+            timestamp=self._clock.timestamp(meta["ElapsedTime-ms"])
+            if "ElapsedTime-ms" in meta
+            else None,
             metadata={"elapsed_ms": meta.get("ElapsedTime-ms"), "channel_index": channel_index},
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tcan_live.sources._metadata import um_to_nm
+from tcan_live.sources._metadata import ElapsedClock, um_to_nm
 from tcan_live.sources.raw_frames import BadFrameError, IncompleteFileError, RawFrame
 
 INDEX_NAME = "NDTiff.index"
@@ -95,6 +95,7 @@ class NDTiffLive:
         self._index_pos = 0
         self._pending: list[IndexEntry] = []
         self.frames_read = 0
+        self._clock = ElapsedClock()
 
     def poll(self) -> list[RawFrame | BadFrameError]:
         """Return the images completed since the last poll, in index order.
@@ -115,7 +116,9 @@ class NDTiffLive:
             where = f"#{self.frames_read}"
             try:
                 image, meta = self._read(entry)
-                result: RawFrame | BadFrameError = _raw_frame(entry, image, meta, where)
+                result: RawFrame | BadFrameError = _raw_frame(
+                    entry, image, meta, where, self._clock
+                )
             except IncompleteFileError:
                 break
             except BadFrameError as exc:
@@ -154,7 +157,9 @@ class NDTiffLive:
         return image.astype(dtype.newbyteorder("=")), meta
 
 
-def _raw_frame(entry: IndexEntry, image: np.ndarray, meta: dict[str, Any], where: str) -> RawFrame:
+def _raw_frame(
+    entry: IndexEntry, image: np.ndarray, meta: dict[str, Any], where: str, clock: ElapsedClock
+) -> RawFrame:
     axes = entry.axes
     for extra in ("z", "position"):
         if axes.get(extra, 0) not in (0, None):
@@ -169,5 +174,6 @@ def _raw_frame(entry: IndexEntry, image: np.ndarray, meta: dict[str, Any], where
         t=int(axes["time"]) if "time" in axes else None,
         channel=str(channel) if channel is not None else None,
         pixel_size_nm=um_to_nm(meta.get("PixelSize_um")),
+        timestamp=clock.timestamp(meta["ElapsedTime-ms"]) if "ElapsedTime-ms" in meta else None,
         metadata={"axes": axes, "elapsed_ms": meta.get("ElapsedTime-ms")},
     )

@@ -85,6 +85,8 @@ def test_ndtiff_dataset_written_frame_by_frame(
     assert [f.key for f in got] == [(t, c) for t in range(3) for c in CHANNELS]
     for frame in got:
         _check(frame, stack, 248.0)
+    # Timestamps keep the acquisition's spacing (ElapsedTime-ms: 100 ms per time point).
+    np.testing.assert_allclose(np.diff([f.timestamp for f in got[::2]]), [0.1, 0.1], atol=1e-6)
 
 
 def test_mmstack_acquired_while_watched_with_rollover(
@@ -100,7 +102,12 @@ def test_mmstack_acquired_while_watched_with_rollover(
             writer = MMStackWriter(tmp_path / name, (12, 16), CHANNELS, 4, pixel_size_um=0.1)
             for t in times:
                 for c, channel in enumerate(CHANNELS):
-                    meta = {"Channel": channel, "FrameIndex": t, "PixelSizeUm": 0.1}
+                    meta = {
+                        "Channel": channel,
+                        "FrameIndex": t,
+                        "PixelSizeUm": 0.1,
+                        "ElapsedTime-ms": 250.0 * t,
+                    }
                     parts = writer.parts(stack[t, c], t, c, meta)
                     writer.write(parts[:-1])  # all but the image's metadata, written last
                     watched.settle()
@@ -113,6 +120,9 @@ def test_mmstack_acquired_while_watched_with_rollover(
     assert [f.key for f in got] == [(t, c) for t in range(4) for c in CHANNELS]
     for frame in got:
         _check(frame, stack, 100.0)
+    # Within each file, timestamps keep the acquisition's spacing (250 ms per time point).
+    np.testing.assert_allclose(got[2].timestamp - got[0].timestamp, 0.25, atol=1e-6)
+    np.testing.assert_allclose(got[6].timestamp - got[4].timestamp, 0.25, atol=1e-6)
     # An independent reader agrees on the layout: tifffile reads both files as one MMStack.
     with tifffile.TiffFile(tmp_path / "run_MMStack_Pos0.ome.tif") as tif:
         assert tif.is_mmstack
