@@ -93,6 +93,8 @@ class MMStackFile:
             raise IncompleteFileError("MMStack header not written yet")
         index_header, index_offset = struct.unpack(order + "II", head[:8])
         summary_header, summary_length = struct.unpack(order + "II", head[24:32])
+        if index_header == 0 or summary_header == 0:
+            raise IncompleteFileError("MMStack header not written yet")
         if index_header != INDEX_MAP_OFFSET_HEADER or summary_header != SUMMARY_HEADER:
             raise BadFrameError(
                 "expected a Micro-Manager MMStack file (index map and summary headers)"
@@ -132,7 +134,7 @@ class MMStackFile:
 def _byte_order(fh: IO[bytes]) -> str:
     fh.seek(0)
     mark = fh.read(4)
-    if len(mark) < 4:
+    if len(mark) < 4 or mark == bytes(4):  # created and pre-allocated, header still to come
         raise IncompleteFileError("TIFF header not written yet")
     order = {b"II": "<", b"MM": ">"}.get(mark[:2])
     if order is None or struct.unpack(order + "H", mark[2:])[0] != 42:
@@ -148,6 +150,8 @@ def _index_entries(
     if len(head) < 8:
         raise IncompleteFileError("MMStack index map not written yet")
     header, capacity = struct.unpack(order + "II", head)
+    if header == 0:
+        raise IncompleteFileError("MMStack index map not written yet")
     if header != INDEX_MAP_HEADER:
         raise BadFrameError("expected the MMStack index map header")
     fh.seek(index_offset + 8 + 20 * start)

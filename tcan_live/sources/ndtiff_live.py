@@ -142,11 +142,14 @@ class NDTiffLive:
         if path.parent != self.directory.resolve():
             raise BadFrameError(f"index names file {entry.filename!r} outside the dataset folder")
         count = entry.width * entry.height * dtype.itemsize
-        with path.open("rb") as fh:
-            fh.seek(entry.metadata_offset)
-            raw_md = fh.read(entry.metadata_length)
-            fh.seek(entry.pixel_offset)
-            pixels = fh.read(count)
+        try:
+            with path.open("rb") as fh:
+                fh.seek(entry.metadata_offset)
+                raw_md = fh.read(entry.metadata_length)
+                fh.seek(entry.pixel_offset)
+                pixels = fh.read(count)
+        except FileNotFoundError as exc:  # the index may name a file not created yet
+            raise IncompleteFileError(f"{entry.filename} not created yet") from exc
         try:
             meta = json.loads(raw_md.decode("utf-8")) if entry.metadata_length else {}
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

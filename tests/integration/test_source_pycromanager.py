@@ -13,6 +13,7 @@ from tcan_live.sources.demo_microscope import CHANNEL_GROUP, build_demo_core
 from tcan_live.sources.pycromanager_hook import PycromanagerSource
 from tests.helpers.mm_files import NDSTORAGE_UNCLOSED_READER
 from tests.helpers.pycromanager_backend import python_backend
+from tests.helpers.watching import watching
 
 CHANNELS = ["DAPI", "FITC"]
 TIMEPOINTS = 10
@@ -79,3 +80,19 @@ def test_acquisition_saves_raw_unchanged_and_every_frame_reaches_emit(
         np.testing.assert_array_equal(frame.image, hooked[frame.key][0])
         assert frame.pixel_size_nm == pytest.approx(248.0)
         assert frame.origin == "pycromanager"
+
+
+@pytest.mark.filterwarnings(NDSTORAGE_UNCLOSED_READER)
+def test_watch_folder_follows_pycromanagers_own_ndtiff_while_it_is_written(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    stack = rng.integers(0, 4096, size=(TIMEPOINTS, len(CHANNELS), 16, 24), dtype=np.uint16)
+    with watching(tmp_path, polling=False) as watched:
+        _acquire(stack, tmp_path / "acquisition", None)
+        got = [watched.next_frame() for _ in range(TIMEPOINTS * len(CHANNELS))]
+        watched.settle()
+        assert watched.frames.empty() and watched.errors.empty()
+    assert sorted(f.key for f in got) == sorted((t, c) for t in range(TIMEPOINTS) for c in CHANNELS)
+    for frame in got:
+        np.testing.assert_array_equal(frame.image, stack[frame.t, CHANNELS.index(frame.channel)])
+        assert frame.pixel_size_nm == pytest.approx(248.0)

@@ -105,3 +105,16 @@ def test_mmstack_image_is_taken_only_once_its_metadata_is_written(tmp_path: Path
         assert raw.t is not None and raw.channel is not None
         np.testing.assert_array_equal(raw.image, stack[raw.t, ["DAPI", "FITC"].index(raw.channel)])
         assert raw.pixel_size_nm == pytest.approx(100.0)
+
+
+def test_mmstack_file_before_its_header_is_written_is_incomplete(tmp_path: Path) -> None:
+    path = tmp_path / "r_MMStack_Pos0.ome.tif"
+    path.write_bytes(bytes(4096))  # created and pre-allocated, nothing written yet
+    with pytest.raises(IncompleteFileError):
+        MMStackFile(path).poll()
+    path.write_bytes(b"II*\0" + bytes(4092))
+    with pytest.raises(IncompleteFileError):
+        MMStackFile(path).poll()
+    path.write_bytes(b"II*\0" + b"\1" * 4092)
+    with pytest.raises(BadFrameError, match="expected a Micro-Manager MMStack file"):
+        MMStackFile(path).poll()
