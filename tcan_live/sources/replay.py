@@ -103,10 +103,14 @@ class ReplaySource:
         stack: np.ndarray,
         channel_names: Sequence[str],
         pixel_size_nm: float,
-        **options: object,
+        *,
+        rate_hz: float = 0.0,
+        loops: int = 1,
+        on_done: Callable[[], None] | None = None,
     ) -> ReplaySource:
-        """Replay a (T, C, Y, X) array; ``options`` are this class's keyword arguments."""
-        return cls(stack_frames(stack, channel_names, pixel_size_nm), **options)  # type: ignore[arg-type]
+        """Replay a (T, C, Y, X) array in acquisition order (t outer, channel inner)."""
+        frames = stack_frames(stack, channel_names, pixel_size_nm)
+        return cls(frames, rate_hz=rate_hz, loops=loops, on_done=on_done)
 
     def start(self, emit: FrameCallback) -> None:
         """Start emitting on the replay thread."""
@@ -152,15 +156,7 @@ class ReplaySource:
                 if self._stop.is_set():
                     return
                 span = max(span, frame.t + 1)
-                updates: dict[str, object] = {}
-                if t_offset:
-                    updates["t"] = frame.t + t_offset
-                if self._stamp_now:
-                    updates["timestamp"] = time.time()
-                emit(_replace(frame, updates))
+                stamp = time.time() if self._stamp_now else frame.timestamp
+                emit(dataclasses.replace(frame, t=frame.t + t_offset, timestamp=stamp))
                 self.emitted += 1
             t_offset += span
-
-
-def _replace(frame: Frame, updates: dict[str, object]) -> Frame:
-    return dataclasses.replace(frame, **updates) if updates else frame  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -73,10 +74,10 @@ def test_ndtiff_dataset_written_frame_by_frame(
     got: list[Frame] = []
     with watching(root, polling=polling) as watched:
 
-        def after_frame(k: int, complete_entry: object) -> None:
+        def after_frame(k: int, complete_entry: Callable[[], None]) -> None:
             watched.settle()
             assert watched.frames.empty(), f"image {k} taken before its index entry was complete"
-            complete_entry()  # type: ignore[operator]
+            complete_entry()
             got.append(watched.next_frame())
 
         copy_ndtiff_live(finished, root / "acq_1", after_frame)

@@ -13,9 +13,15 @@ from tcan_live.sources.raw_frames import BadFrameError, RawFrame
 PATTERN = r"t(?P<t>\d+)_(?P<c>[A-Za-z0-9]+)\.tif$"
 
 
-def _raw(image: np.ndarray | None = None, **fields: object) -> RawFrame:
+def _raw(
+    image: np.ndarray | None = None,
+    *,
+    channel: str | None = None,
+    t: int | None = None,
+    pixel_size_nm: float | None = 100.0,
+) -> RawFrame:
     pixels = np.zeros((4, 6), np.uint16) if image is None else image
-    return RawFrame(image=pixels, pixel_size_nm=fields.pop("pixel_size_nm", 100.0), **fields)  # type: ignore[arg-type]
+    return RawFrame(image=pixels, t=t, channel=channel, pixel_size_nm=pixel_size_nm)
 
 
 def test_filename_pattern_gives_t_and_channel_through_aliases() -> None:

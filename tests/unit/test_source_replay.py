@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,6 +61,6 @@ def test_stop_ends_a_slow_replay_early() -> None:
 @pytest.mark.parametrize(
     ("options", "message"), [({"rate_hz": -1.0}, "rate_hz"), ({"loops": 0}, "loops")]
 )
-def test_bad_options_are_refused(options: dict[str, float], message: str) -> None:
+def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ReplaySource.from_stack(_stack(), CHANNELS, 50.0, **options)
