@@ -38,13 +38,20 @@ def checked_pixel_size_nm(value_nm: float | None, what: str) -> float:
     return float(value_nm)
 
 
+def as_float(value: object) -> float | None:
+    """Read a metadata number (int, float or numeric string); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
 def um_to_nm(value_um: object) -> float | None:
     """Convert a metadata pixel size in um (number or numeric string) to nm; 0/absent -> None."""
-    try:
-        value = float(value_um)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return value * 1000.0 if value > 0 else None
+    value = as_float(value_um)
+    return value * 1000.0 if value is not None and value > 0 else None
 
 
 class ElapsedClock:
@@ -66,12 +73,10 @@ class ElapsedClock:
     def timestamp(self, elapsed_ms: object) -> float:
         """Epoch seconds for ``elapsed_ms``; the current time where it is not a number."""
         now = time.time()
-        try:
-            elapsed_s = float(elapsed_ms) / 1000.0  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        elapsed = as_float(elapsed_ms)
+        if elapsed is None or not math.isfinite(elapsed):
             return now
-        if not math.isfinite(elapsed_s):
-            return now
+        elapsed_s = elapsed / 1000.0
         with self._lock:
             if self._zero is None:
                 self._zero = now - elapsed_s
