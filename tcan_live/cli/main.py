@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import bench, build_engine, evaluate, model_info, preview, simulate
+from tcan_live.cli import bench, build_engine, evaluate, infer, model_info, preview, simulate
 
 app = typer.Typer(
     name="tcan-live",
@@ -43,6 +43,7 @@ def main(
 
 model_info.register(app)
 build_engine.register(app)
+infer.register(app)
 bench.register(app)
 preview.register(app)
 simulate.register(app)
