@@ -10,7 +10,16 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import evaluate, model_info, simulate, train
+from tcan_live.cli import (
+    bench,
+    build_engine,
+    evaluate,
+    infer,
+    model_info,
+    preview,
+    simulate,
+    train,
+)
 
 app = typer.Typer(
     name="tcan-live",
@@ -42,6 +51,10 @@ def main(
 
 
 model_info.register(app)
+build_engine.register(app)
+infer.register(app)
+bench.register(app)
+preview.register(app)
 simulate.register(app)
 evaluate.register(app)
 train.register(app)

@@ -7,7 +7,6 @@ in torch, a compiled engine (``tcan_live.load_engine``), and the classical basel
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -16,67 +15,40 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tcan_live.evaluate.baselines import bicubic_upsample, lucy_richardson
+from tcan_live.runtime.engine import Engine
+from tcan_live.runtime.resample import resample_to_shape
 
 FloatArray = NDArray[np.float32]
 Enhance = Callable[[FloatArray, float], tuple[FloatArray, float]]
-RESAMPLE_TOLERANCE = 0.02  # pixel sizes within 2 % of the training size are used as they are
 
 
-def resample(image: NDArray[np.floating], factor: float | tuple[float, float]) -> FloatArray:
-    """Resample by ``factor`` per axis (output side ~ factor x input side), cubic splines."""
-    from scipy.ndimage import zoom
+def runtime_enhancer(engine: Engine) -> Enhance:
+    """Evaluate an engine exactly as the daemon runs it, with the result on the input grid.
 
-    return np.asarray(zoom(np.asarray(image, np.float64), factor, order=3), dtype=np.float32)
-
-
-def checkpoint_enhancer(path: str | Path) -> Enhance:
-    """Whole-frame torch inference with a checkpoint, on the input's own intensity scale.
-
-    The frame is resampled to the checkpoint's training pixel size when it differs by more
-    than 2 %, normalised with the checkpoint's percentile spec, passed through the generator,
-    mapped back with the same two percentile values and resampled to ``input pixel / scale``.
+    The engine resamples each frame to its training pixel size, normalises, tiles and maps
+    the output back to the input's intensities; for the comparison with the data set's
+    high-resolution images the result is resampled to ``input pixel size / scale`` when the
+    data's pixel size differs from the training pixel size.
     """
-    import torch
-
-    from tcan_live.metrics.intensity import percentile_range
-    from tcan_live.model import load_checkpoint
-
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint.meta
-
-    def enhance(image: FloatArray, pixel_size_nm: float) -> tuple[FloatArray, float]:
-        ratio = pixel_size_nm / meta.pixel_size_nm
-        needs_resampling = abs(ratio - 1.0) > RESAMPLE_TOLERANCE
-        frame = resample(image, ratio) if needs_resampling else np.asarray(image, np.float32)
-        span = percentile_range(frame, meta.normalization)
-        normalised = span.normalise(frame)
-        if meta.normalization.clip:
-            normalised = np.clip(normalised, 0.0, 1.0)
-        with torch.inference_mode():
-            output = checkpoint.generator(torch.from_numpy(normalised)[None, None])
-        result = span.denormalise(output[0, 0].numpy())
-        target_shape = (image.shape[0] * meta.scale, image.shape[1] * meta.scale)
-        if result.shape != target_shape:
-            factors = (target_shape[0] / result.shape[0], target_shape[1] / result.shape[1])
-            result = resample(result, factors)
-        return result, pixel_size_nm / meta.scale
-
-    return enhance
-
-
-def engine_enhancer(directory: str | Path) -> Enhance:
-    """Run an engine built by ``tcan-live build-engine`` (via ``tcan_live.load_engine``)."""
-    package = importlib.import_module("tcan_live")
-    load_engine = getattr(package, "load_engine", None)
-    if load_engine is None:
-        raise RuntimeError("this tcan-live has no engine runtime (tcan_live.load_engine)")
-    engine = load_engine(directory)
 
     def enhance(image: FloatArray, pixel_size_nm: float) -> tuple[FloatArray, float]:
         result = engine.enhance(image, pixel_size_nm=pixel_size_nm)
-        return np.asarray(result.image, dtype=np.float32), float(result.pixel_size_nm)
+        target = (image.shape[0] * engine.scale, image.shape[1] * engine.scale)
+        return resample_to_shape(result.image, target), pixel_size_nm / engine.scale
 
     return enhance
+
+
+def checkpoint_enhancer(path: str | Path) -> Enhance:
+    """Run a checkpoint in torch eager mode through the runtime (see :func:`runtime_enhancer`)."""
+    return runtime_enhancer(Engine.from_checkpoint(path))
+
+
+def engine_enhancer(directory: str | Path) -> Enhance:
+    """Run an engine built by ``tcan-live build-engine`` (see :func:`runtime_enhancer`)."""
+    from tcan_live.runtime import load_engine
+
+    return runtime_enhancer(load_engine(directory))
 
 
 def bicubic_enhancer(scale: int) -> Enhance:

@@ -6,7 +6,7 @@ the trainer and the live daemon report the same numbers the same way.
 
 from tcan_live.metrics.error_map import ErrorMap, error_map
 from tcan_live.metrics.fwhm import BeadFit, FwhmResult, bead_fwhm, detect_beads
-from tcan_live.metrics.intensity import PercentileRange, percentile_range, percentile_statistics
+from tcan_live.metrics.intensity import IntensityRange, percentile_range, percentile_statistics
 from tcan_live.metrics.quality import Quality, quality
 from tcan_live.metrics.registration import align_pair, register_translation, shift_image
 from tcan_live.metrics.resolution import decorrelation_resolution, frc_resolution
@@ -16,7 +16,7 @@ __all__ = [
     "BeadFit",
     "ErrorMap",
     "FwhmResult",
-    "PercentileRange",
+    "IntensityRange",
     "Quality",
     "Regions",
     "align_pair",

@@ -1,41 +1,16 @@
-"""Percentile intensity statistics and the percentile normalisation stored in checkpoints."""
+"""Percentile intensity statistics of data sets (the normalisation itself: runtime)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tcan_live.model.config import NormalizationSpec
+from tcan_live.runtime.normalize import IntensityRange, percentile_range
 
-
-@dataclass(frozen=True)
-class PercentileRange:
-    """The intensities at the low and high percentiles of an image or a data set."""
-
-    low: float
-    high: float
-
-    def normalise(self, image: NDArray[np.floating]) -> NDArray[np.float32]:
-        """Map ``low`` to 0 and ``high`` to 1."""
-        span = self.high - self.low if self.high > self.low else 1.0
-        return ((np.asarray(image, dtype=np.float32) - self.low) / span).astype(np.float32)
-
-    def denormalise(self, image: NDArray[np.floating]) -> NDArray[np.float32]:
-        """Inverse of :meth:`normalise`."""
-        span = self.high - self.low if self.high > self.low else 1.0
-        return (np.asarray(image, dtype=np.float32) * span + self.low).astype(np.float32)
-
-
-def percentile_range(
-    image: NDArray[np.floating], spec: NormalizationSpec | None = None
-) -> PercentileRange:
-    """Intensities at ``spec``'s low and high percentiles of one image."""
-    spec = spec or NormalizationSpec()
-    low, high = np.percentile(np.asarray(image), (spec.low_percentile, spec.high_percentile))
-    return PercentileRange(float(low), float(high))
+__all__ = ["IntensityRange", "percentile_range", "percentile_statistics"]
 
 
 def percentile_statistics(
@@ -46,7 +21,8 @@ def percentile_statistics(
     Returns the medians and extremes of the per-image low and high values, so a data set whose
     images have very different intensity ranges is visible before training.
     """
-    ranges = [percentile_range(image, spec) for image in images]
+    spec = spec or NormalizationSpec()
+    ranges = [percentile_range(np.asarray(image), spec) for image in images]
     if not ranges:
         raise ValueError("percentile_statistics needs at least one image")
     lows = np.array([r.low for r in ranges])

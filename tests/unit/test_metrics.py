@@ -17,6 +17,7 @@ from tcan_live.metrics import (
     snr,
 )
 from tcan_live.metrics.snr import Regions, regions_from
+from tcan_live.model import NormalizationSpec
 
 
 def _spots(rng: np.random.Generator, sigma_px: float, photons: float) -> np.ndarray:
@@ -131,9 +132,9 @@ def test_error_map_recovers_blur_and_scale() -> None:
 
 def test_percentile_normalisation_round_trip_and_statistics() -> None:
     image = np.arange(1000, dtype=np.float32).reshape(25, 40)
-    span = percentile_range(image)
+    span = percentile_range(image, NormalizationSpec())
     assert span.low == pytest.approx(9.99) and span.high == pytest.approx(997.002)
-    np.testing.assert_allclose(span.denormalise(span.normalise(image)), image, rtol=1e-5)
+    np.testing.assert_allclose(span.denormalize(span.normalize(image)), image, rtol=1e-5)
     stats = percentile_statistics([image, image * 2])
     assert stats["images"] == 2 and stats["high_max"] == pytest.approx(2 * 997.002)
 

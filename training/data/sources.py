@@ -14,8 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from tcan_live.metrics.intensity import percentile_range
 from tcan_live.model import NormalizationSpec
+from tcan_live.runtime.normalize import percentile_range
 from training.data.pairs import PairFiles, read_pair
 from training.simulate import SimulationConfig, simulate_pair
 
@@ -51,7 +51,7 @@ def normalize_pair(lr: Image, hr: Image, spec: NormalizationSpec) -> tuple[Image
     the input frame's intensity scale whatever the HR modality's photon counts were.
     ``spec.clip`` clips both to [0, 1].
     """
-    scaled = [percentile_range(image, spec).normalise(image) for image in (lr, hr)]
+    scaled = [percentile_range(image, spec).normalize(image) for image in (lr, hr)]
     if spec.clip:
         scaled = [np.clip(image, 0.0, 1.0) for image in scaled]
     return scaled[0], scaled[1]

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``tcan-live bench``: measured ratios side by side in one run."""

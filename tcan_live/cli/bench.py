@@ -1,0 +1,75 @@
+"""``tcan-live bench``: benchmark commands (a sub-app; ``bench engine`` lives here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+bench_app = typer.Typer(help="Measure throughput, side by side in one run.", no_args_is_help=True)
+
+
+@bench_app.command("engine")
+def bench_engine(
+    engine: Annotated[list[Path], typer.Option("--engine", help="Engine folder (repeatable).")],
+    frames: Annotated[int, typer.Option("--frames", help="Timed frames per run.")] = 3,
+    size: Annotated[int, typer.Option("--size", help="Frame side length in pixels.")] = 512,
+    repeats: Annotated[int, typer.Option("--repeats", help="Rounds; the best is kept.")] = 1,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="The engines' checkpoint, if moved.")
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="Eager baseline device (default: cuda if present)."),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Throughput (input megapixels/s) of torch eager fp32 and each ENGINE, same frames."""
+    from tcan_live.bench.engines import bench_report, run_bench
+    from tcan_live.engine.manifest import EngineError
+
+    console = Console()
+    try:
+        runs = run_bench(
+            engine,
+            frames=frames,
+            size=size,
+            repeats=repeats,
+            checkpoint=checkpoint,
+            device=device,
+            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+        )
+    except (EngineError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    table = Table(title=f"{frames} frames of {size} x {size} through the full enhancer")
+    headers = ("run", "backend", "precision", "preset", "tile/batch", "MP/s", "s/frame")
+    for header in (*headers, "x eager", "peak RSS MB", "CUDA MB"):
+        table.add_column(header, justify="left" if header in headers[:5] else "right")
+    for run in runs:
+        table.add_row(
+            run.label,
+            run.backend,
+            run.precision,
+            f"{run.preset} x{run.scale}",
+            f"{run.tile}/{run.max_batch}",
+            f"{run.megapixels_per_s:.3f}",
+            f"{min(run.seconds) / run.frames:.2f}",
+            "" if run.speedup_vs_eager is None else f"{run.speedup_vs_eager:.2f}",
+            f"{run.peak_rss_mb:.0f} (+{run.rss_increase_mb:.0f})",
+            "" if run.peak_cuda_mb is None else f"{run.peak_cuda_mb:.0f}",
+        )
+    console.print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(bench_report(runs, repeats), indent=2) + "\n")
+        console.print(f"results written to {json_out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` command group to the CLI."""
+    app.add_typer(bench_app, name="bench")

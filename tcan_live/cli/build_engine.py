@@ -1,0 +1,84 @@
+"""``tcan-live build-engine``: compile a checkpoint into a checked engine folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def build_engine(
+    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint.")],
+    backend: Annotated[str, typer.Option("--backend", help="onnxruntime, tensorrt or torch.")],
+    precision: Annotated[str, typer.Option("--precision", help="fp32, fp16 or bf16.")] = "fp32",
+    tile: Annotated[int, typer.Option("--tile", help="Tile size the engine runs.")] = 256,
+    halo: Annotated[int | None, typer.Option("--halo", help="Overlap (default: tile / 8).")] = None,
+    max_batch: Annotated[int, typer.Option("--max-batch", help="Largest tile batch.")] = 4,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Engine folder (default: engines/NAME).")
+    ] = None,
+    tolerance: Annotated[
+        float | None, typer.Option("--tolerance", help="Largest relative parity error.")
+    ] = None,
+    torch_compile: Annotated[
+        bool, typer.Option("--torch-compile", help="Torch backend: torch.compile at load.")
+    ] = False,
+) -> None:
+    """Export CHECKPOINT to ONNX, build the engine, check parity, write DIR/manifest.json."""
+    from tcan_live.engine.build import build_engine as build
+    from tcan_live.engine.manifest import EngineError
+
+    console = Console()
+    target = out or Path("engines") / f"{checkpoint.stem}-{backend}-{precision}-{tile}"
+    try:
+        result = build(
+            checkpoint,
+            backend,
+            target,
+            precision=precision,  # type: ignore[arg-type]  # checked by build
+            tile=tile,
+            halo=halo,
+            max_batch=max_batch,
+            tolerance=tolerance,
+            torch_compile=torch_compile,
+            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+        )
+    except (EngineError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    manifest = result.manifest
+    parity = Table(title="Parity against torch fp32 (fft spectrum)")
+    for column in ("artefact", "device", "max abs error", "max rel error", "tolerance", ""):
+        parity.add_column(column, justify="right" if "error" in column else "left")
+    rows = [("model.onnx", manifest.onnx_parity)]
+    if manifest.engine_file != manifest.onnx_file:
+        rows.append((manifest.engine_file, manifest.parity))
+    for name, figures in rows:
+        parity.add_row(
+            name,
+            figures.device,
+            f"{figures.max_abs_error:.3g}",
+            f"{figures.max_rel_error:.3g}",
+            f"{figures.tolerance:.3g}",
+            "[green]pass[/green]",
+        )
+    console.print(parity)
+    files = Table(title=f"Written to {result.folder}")
+    files.add_column("file")
+    files.add_column("bytes", justify="right")
+    for name, size in result.files.items():
+        files.add_row(name, f"{size:,}")
+    console.print(files)
+    console.print(
+        f"{manifest.backend} {manifest.precision} engine: tile {manifest.tile}, halo "
+        f"{manifest.halo}, batch {manifest.min_batch}..{manifest.max_batch}, scale "
+        f"{manifest.scale}, {manifest.pixel_size_nm:g} nm training pixels"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the CLI."""
+    app.command("build-engine")(build_engine)

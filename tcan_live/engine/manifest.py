@@ -1,0 +1,171 @@
+"""``manifest.json``: what an engine folder holds and what it was built for.
+
+Every engine folder carries one manifest beside its files. It names the model (architecture,
+training pixel size, normalisation), the tiling the engine was compiled for, the backend and
+precision, the SHA-256 of every file the backend loads and, for TensorRT, the GPU and TensorRT
+version the plan is tied to. :func:`tcan_live.engine.build.load_backend` checks all of it before
+anything is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from tcan_live.model import GeneratorConfig, NormalizationSpec
+from tcan_live.model.config import _Frozen
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION: Literal[1] = 1
+
+BackendName = Literal["onnxruntime", "tensorrt", "torch"]
+Precision = Literal["fp32", "fp16", "bf16"]
+BACKENDS: tuple[BackendName, ...] = ("onnxruntime", "tensorrt", "torch")
+PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "bf16")
+
+_SHA256 = r"^[0-9a-f]{64}$"
+_FILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a plain name inside the engine folder, no paths
+
+
+class EngineError(ValueError):
+    """An engine folder cannot be built or loaded; the message is one line saying why."""
+
+
+class ParityFigures(_Frozen):
+    """How far the engine's output is from the torch fp32 reference on the probe tiles.
+
+    ``max_rel_error`` is the largest absolute difference divided by the reference output's
+    range (max - min), so it does not depend on the model's intensity scale.
+    """
+
+    max_abs_error: float = Field(ge=0)
+    max_rel_error: float = Field(ge=0)
+    tolerance: float = Field(ge=0)
+    reference: str = "torch fp32 (fft spectrum)"
+    probe: str
+    device: str
+
+
+class EngineManifest(_Frozen):
+    """Contents of ``manifest.json`` (see ``docs/readme/engines.md`` for every field)."""
+
+    format_version: Literal[1] = FORMAT_VERSION
+    model_name: str
+    preset: str
+    architecture: GeneratorConfig
+    scale: Literal[1, 2]
+    pixel_size_nm: float = Field(gt=0)
+    normalization: NormalizationSpec
+    tile: int = Field(ge=16)
+    halo: int = Field(ge=0)
+    min_batch: int = Field(1, ge=1)
+    max_batch: int = Field(ge=1)
+    precision: Precision
+    backend: BackendName
+    backend_version: str
+    onnx_file: str = Field(pattern=_FILE_NAME)
+    onnx_sha256: str = Field(pattern=_SHA256)
+    onnx_opset: int = Field(ge=1)
+    onnx_precision: Precision
+    engine_file: str = Field(pattern=_FILE_NAME)
+    engine_sha256: str = Field(pattern=_SHA256)
+    checkpoint_name: str
+    checkpoint_sha256: str = Field(pattern=_SHA256)
+    checkpoint_path: str
+    parity: ParityFigures
+    onnx_parity: ParityFigures
+    torch_compile: bool = False
+    created: datetime
+    tcan_live_version: str
+    gpu_name: str | None = None
+    compute_capability: str | None = None
+    tensorrt_version: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EngineManifest:
+        if self.scale != self.architecture.scale:
+            raise ValueError(f"scale {self.scale} differs from architecture.scale")
+        if self.min_batch > self.max_batch:
+            raise ValueError(f"min_batch {self.min_batch} exceeds max_batch {self.max_batch}")
+        if 2 * self.halo >= self.tile:
+            raise ValueError(f"halo {self.halo} leaves no tile interior (tile {self.tile})")
+        if self.engine_file == self.onnx_file and self.engine_sha256 != self.onnx_sha256:
+            raise ValueError("engine_file is onnx_file but their sha256 differ")
+        tied = (self.gpu_name, self.compute_capability, self.tensorrt_version)
+        if self.backend == "tensorrt" and None in tied:
+            raise ValueError("a tensorrt manifest needs gpu_name, compute_capability and version")
+        return self
+
+    def rebuild_command(self, out: str | Path) -> str:
+        """Return the exact ``tcan-live build-engine`` command that builds this engine again."""
+        parts = [
+            "tcan-live build-engine",
+            self.checkpoint_name,
+            f"--backend {self.backend}",
+            f"--precision {self.precision}",
+            f"--tile {self.tile}",
+            f"--halo {self.halo}",
+            f"--max-batch {self.max_batch}",
+        ]
+        if self.torch_compile:
+            parts.append("--torch-compile")
+        parts.append(f"--out {out}")
+        return " ".join(parts)
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, manifest: EngineManifest) -> Path:
+    """Write ``manifest`` as ``folder/manifest.json`` and return the path."""
+    path = folder / MANIFEST_NAME
+    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(folder: str | Path) -> EngineManifest:
+    """Read and validate ``folder/manifest.json``.
+
+    Raises
+    ------
+    EngineError
+        If the folder or manifest is missing, is not JSON, has another format version or a
+        field is invalid; the message names the file and the field.
+    """
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        raise EngineError(f"{path}: no engine manifest (expected a folder from build-engine)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise EngineError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(raw, dict):
+        raise EngineError(f"{path}: expected a JSON object")
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise EngineError(
+            f"{path}: format_version {version!r} is not supported (this tcan-live reads "
+            f"{FORMAT_VERSION}); rebuild the engine with this version's tcan-live build-engine"
+        )
+    try:
+        return EngineManifest.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "manifest"
+        raise EngineError(f"{path}: invalid field {where}: {first['msg']}") from None

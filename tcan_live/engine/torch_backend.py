@@ -1,0 +1,103 @@
+"""The torch engine, for GPUs without TensorRT: safetensors weights, rebuilt at load.
+
+No pickle anywhere: the engine file holds only the generator's tensors, the architecture comes
+from the manifest, and the network is rebuilt from :mod:`tcan_live.model` (the torch.fft
+spectrum, which cuFFT runs well). fp16/bf16 need CUDA; fp32 runs on CUDA when present, else on
+the CPU. ``torch_compile`` compiles the module in place on first use (tens of seconds).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from tcan_live.engine.manifest import EngineError, Precision
+from tcan_live.engine.torch_eager import TorchEagerBackend
+from tcan_live.model import GeneratorConfig, TCANGenerator
+
+if TYPE_CHECKING:
+    from tcan_live.engine.manifest import EngineManifest
+
+ENGINE_FILE = "weights.safetensors"
+TORCH_DTYPES: dict[Precision, torch.dtype] = {
+    "fp32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+}
+
+
+def weights_bytes(generator: TCANGenerator) -> bytes:
+    """Return the generator's state dict as safetensors bytes (float32, CPU)."""
+    state = {k: v.detach().float().cpu().contiguous() for k, v in generator.state_dict().items()}
+    return save_safetensors(state)
+
+
+def torch_device(precision: Precision) -> torch.device:
+    """CUDA when present; the CPU only for fp32 (no fast fp16/bf16 convolutions there)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if precision != "fp32":
+        raise EngineError(
+            f"the torch backend runs {precision} only on a CUDA GPU and torch sees none; "
+            "use --precision fp32 here"
+        )
+    return torch.device("cpu")
+
+
+def open_torch_backend(
+    weights: bytes,
+    architecture: GeneratorConfig,
+    tile: int,
+    max_batch: int,
+    precision: Precision,
+    compile_model: bool = False,
+) -> TorchEagerBackend:
+    """Rebuild the generator from ``weights`` and wrap it as an engine.
+
+    Parameters
+    ----------
+    weights
+        safetensors bytes written by :func:`weights_bytes` (verified against the manifest).
+    architecture
+        The generator's configuration from the manifest.
+    tile, max_batch
+        As recorded in the manifest.
+    precision
+        ``fp32`` (CPU or CUDA), ``fp16`` or ``bf16`` (CUDA).
+    compile_model
+        Compile the module with ``torch.compile`` (first batch takes tens of seconds).
+    """
+    device = torch_device(precision)
+    try:
+        state = load_safetensors(weights)
+    except SafetensorError as error:
+        raise EngineError(f"engine weights are not valid safetensors: {error}") from None
+    generator = TCANGenerator(architecture, spectrum="fft")
+    try:
+        generator.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        summary = str(error).splitlines()[0]
+        raise EngineError(
+            f"engine weights do not fit the manifest's architecture: {summary}"
+        ) from None
+    if compile_model:
+        generator.compile()
+    return TorchEagerBackend(
+        generator, tile, max_batch=max_batch, device=device, dtype=TORCH_DTYPES[precision]
+    )
+
+
+def open_backend(weights: bytes, manifest: EngineManifest) -> TorchEagerBackend:
+    """Open the verified weights of a torch manifest."""
+    return open_torch_backend(
+        weights,
+        manifest.architecture,
+        manifest.tile,
+        manifest.max_batch,
+        manifest.precision,
+        manifest.torch_compile,
+    )

@@ -1,0 +1,214 @@
+"""The frame enhancer: validation, pixel-size matching, normalisation, tiling, inference."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from tcan_live.engine.backend import InferenceBackend
+from tcan_live.frames import EnhanceResult
+from tcan_live.model import NormalizationSpec
+from tcan_live.runtime.normalize import IntensityRange, NormalizationMode, Normalizer
+from tcan_live.runtime.resample import resample_to_pixel_size, resampled_shape
+from tcan_live.runtime.tiling import TileAssembler, TilePlan
+
+log = logging.getLogger(__name__)
+
+OutputDtype = Literal["float32", "uint16"]
+_ACCEPTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+
+
+class FrameError(ValueError):
+    """A frame cannot be enhanced; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class PixelSizePolicy:
+    """How far a frame's pixel size may be from the training pixel size.
+
+    ``ratio`` is ``max(p / p_train, p_train / p)``. Beyond ``warn_ratio`` the enhancer logs a
+    warning once per stream (the model sees resampled data far from its training sampling);
+    beyond ``max_ratio`` it refuses the frame.
+    """
+
+    warn_ratio: float = 3.0
+    max_ratio: float = 10.0
+
+
+@dataclass
+class _Prepared:
+    plan: TilePlan
+    tiles: list[np.ndarray]
+    intensity: IntensityRange
+    input_dtype: np.dtype
+
+
+class Enhancer:
+    """Super-resolves 2D frames of one stream (one channel) with an inference backend.
+
+    Parameters
+    ----------
+    backend
+        Runs batches of normalised tiles (see :class:`~tcan_live.engine.backend
+        .InferenceBackend`).
+    pixel_size_nm
+        The engine's training pixel size; frames are resampled to it.
+    normalization
+        The engine's percentile normalisation.
+    halo
+        Tile overlap per side in input pixels.
+    mode, fixed_range, fixed_frames, running_frames
+        Normalisation mode of the stream (see :class:`~tcan_live.runtime.normalize.Normalizer`).
+    output_dtype
+        ``float32`` or ``uint16`` (rounded and clipped to 0..65535).
+    pixel_size_policy
+        Limits on the resampling ratio.
+    max_output_pixels
+        Refuse frames whose output would exceed this many pixels (bounded memory).
+    """
+
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        *,
+        pixel_size_nm: float,
+        normalization: NormalizationSpec,
+        halo: int,
+        mode: NormalizationMode = "per-frame",
+        fixed_range: tuple[float, float] | None = None,
+        fixed_frames: int = 5,
+        running_frames: float = 5.0,
+        output_dtype: OutputDtype = "float32",
+        pixel_size_policy: PixelSizePolicy | None = None,
+        max_output_pixels: int = 2**28,
+    ) -> None:
+        if output_dtype not in ("float32", "uint16"):
+            raise ValueError(f"output_dtype {output_dtype!r}: expected float32 or uint16")
+        self.backend = backend
+        self.pixel_size_nm = pixel_size_nm
+        self.halo = halo
+        self.output_dtype = output_dtype
+        self.policy = pixel_size_policy or PixelSizePolicy()
+        self.max_output_pixels = max_output_pixels
+        self.normalizer = Normalizer(
+            normalization,
+            mode,
+            fixed_range=fixed_range,
+            fixed_frames=fixed_frames,
+            running_frames=running_frames,
+        )
+        self._warned_ratio = False
+
+    @property
+    def output_pixel_size_nm(self) -> float:
+        """Pixel size of every result: training pixel size / scale."""
+        return self.pixel_size_nm / self.backend.scale
+
+    def enhance(self, frame: np.ndarray, pixel_size_nm: float | None = None) -> EnhanceResult:
+        """Super-resolve one 2D frame whose pixels are ``pixel_size_nm`` wide.
+
+        Raises
+        ------
+        FrameError
+            If the frame is not a finite 2D numeric image of a usable size, or its pixel size
+            is missing or outside the policy's ratio.
+        """
+        return self.enhance_many([(frame, pixel_size_nm)])[0]
+
+    def enhance_many(
+        self, frames: Sequence[tuple[np.ndarray, float | None]]
+    ) -> list[EnhanceResult]:
+        """Super-resolve several frames of this stream, batching their tiles together."""
+        prepared = [self._prepare(frame, size) for frame, size in frames]
+        assemblers = [TileAssembler(p.plan) for p in prepared]
+        queue = [(index, tile) for index, p in enumerate(prepared) for tile in p.tiles]
+        batch_size = self.backend.max_batch
+        for first in range(0, len(queue), batch_size):
+            chunk = queue[first : first + batch_size]
+            outputs = self.backend.run(np.stack([tile for _, tile in chunk])[:, None])
+            for (index, _), output in zip(chunk, outputs, strict=True):
+                assemblers[index].add(output[0])
+        return [
+            self._finish(p, assembler.result())
+            for p, assembler in zip(prepared, assemblers, strict=True)
+        ]
+
+    def _check_pixel_size(self, pixel_size_nm: float | None) -> float:
+        if pixel_size_nm is None:
+            raise FrameError(
+                "pixel size unknown: pass pixel_size_nm (the frame's metadata has none) so the "
+                f"frame can be matched to the engine's {self.pixel_size_nm:g} nm"
+            )
+        if not math.isfinite(pixel_size_nm) or pixel_size_nm <= 0:
+            raise FrameError(f"pixel size {pixel_size_nm!r} nm: expected a positive number")
+        ratio = max(pixel_size_nm / self.pixel_size_nm, self.pixel_size_nm / pixel_size_nm)
+        if ratio > self.policy.max_ratio:
+            raise FrameError(
+                f"pixel size {pixel_size_nm:g} nm is {ratio:.1f}x from the engine's "
+                f"{self.pixel_size_nm:g} nm (limit {self.policy.max_ratio:g}x): wrong metadata, "
+                "or use an engine trained nearer this sampling"
+            )
+        if ratio > self.policy.warn_ratio and not self._warned_ratio:
+            self._warned_ratio = True
+            log.warning(
+                "pixel size %g nm is %.1fx from the engine's %g nm: frames are resampled that far",
+                pixel_size_nm,
+                ratio,
+                self.pixel_size_nm,
+            )
+        return pixel_size_nm
+
+    def _check_frame(self, frame: np.ndarray) -> None:
+        if not isinstance(frame, np.ndarray) or frame.ndim != 2:
+            shape = getattr(frame, "shape", None)
+            raise FrameError(f"frame of shape {shape}: expected a 2D (Y, X) image")
+        if frame.dtype.kind not in _ACCEPTED_KINDS:
+            raise FrameError(f"frame dtype {frame.dtype}: expected integer or float pixels")
+        if min(frame.shape) < 8:
+            raise FrameError(f"frame of shape {frame.shape}: expected at least 8 x 8 pixels")
+        if frame.dtype.kind == "f":
+            bad = int(np.count_nonzero(~np.isfinite(frame)))
+            if bad:
+                raise FrameError(f"frame has {bad} NaN/inf pixels: expected finite intensities")
+
+    def check(self, frame: np.ndarray, pixel_size_nm: float | None) -> float:
+        """Raise :class:`FrameError` if ``frame`` cannot be enhanced; return its pixel size.
+
+        Touches no stream state (normalisation statistics), so a pipeline can sort out bad
+        frames before batching the good ones.
+        """
+        self._check_frame(frame)
+        size = self._check_pixel_size(pixel_size_nm)
+        height, width = self.output_shape(frame.shape, size)
+        if height * width > self.max_output_pixels:
+            raise FrameError(
+                f"frame {frame.shape} at {size:g} nm would give a {height} x {width} output, "
+                f"over the {self.max_output_pixels:,} pixel limit"
+            )
+        return size
+
+    def output_shape(self, shape: tuple[int, ...], pixel_size_nm: float) -> tuple[int, int]:
+        """Shape of the result for a frame of ``shape`` whose pixels are ``pixel_size_nm``."""
+        height, width = resampled_shape((shape[0], shape[1]), pixel_size_nm / self.pixel_size_nm)
+        return height * self.backend.scale, width * self.backend.scale
+
+    def _prepare(self, frame: np.ndarray, pixel_size_nm: float | None) -> _Prepared:
+        size = self.check(frame, pixel_size_nm)
+        scale = self.backend.scale
+        raw = frame.astype(np.float32, copy=False)
+        intensity = self.normalizer.range_for(raw)
+        matched = resample_to_pixel_size(raw, size, self.pixel_size_nm)
+        plan = TilePlan.for_frame(matched.shape, self.backend.tile, self.halo, scale)
+        tiles = list(plan.tiles(intensity.normalize(matched)))
+        return _Prepared(plan, tiles, intensity, frame.dtype)
+
+    def _finish(self, prepared: _Prepared, output: np.ndarray) -> EnhanceResult:
+        image = prepared.intensity.denormalize(output)
+        if self.output_dtype == "uint16":
+            image = np.clip(np.rint(image), 0, 65535).astype(np.uint16)
+        return EnhanceResult(image=image, pixel_size_nm=self.output_pixel_size_nm)

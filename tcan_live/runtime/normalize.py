@@ -1,0 +1,110 @@
+"""Intensity normalisation of frame streams: per-frame, fixed and running percentiles.
+
+Every mode maps the value at the engine's low percentile to 0 and at its high percentile to 1
+(the :class:`~tcan_live.model.NormalizationSpec` stored with the model); the network's output is
+mapped back with the same two numbers, so results stay on the input's intensity scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from tcan_live.model import NormalizationSpec
+
+NormalizationMode = Literal["per-frame", "fixed", "running"]
+
+# Below this spread a frame is treated as flat (avoids dividing noise by ~0).
+_MIN_SPREAD = 1e-6
+
+
+@dataclass(frozen=True)
+class IntensityRange:
+    """The raw intensities that map to 0 and 1."""
+
+    low: float
+    high: float
+
+    @property
+    def spread(self) -> float:
+        """``high - low``, at least a tiny positive number."""
+        return max(self.high - self.low, _MIN_SPREAD * max(1.0, abs(self.high)))
+
+    def normalize(self, image: np.ndarray) -> np.ndarray:
+        """Map raw intensities to the network's range (float32)."""
+        return ((image - np.float32(self.low)) / np.float32(self.spread)).astype(np.float32)
+
+    def denormalize(self, image: np.ndarray) -> np.ndarray:
+        """Map network output back to raw intensities (float32)."""
+        return (image * np.float32(self.spread) + np.float32(self.low)).astype(np.float32)
+
+
+def percentile_range(image: np.ndarray, spec: NormalizationSpec) -> IntensityRange:
+    """Return the intensities at the spec's low and high percentiles of ``image``."""
+    low, high = np.percentile(image, [spec.low_percentile, spec.high_percentile])
+    return IntensityRange(float(low), float(high))
+
+
+class Normalizer:
+    """Chooses the intensity range of each frame of one stream (one channel).
+
+    Parameters
+    ----------
+    spec
+        Percentiles the model was trained with.
+    mode
+        ``per-frame``: each frame's own percentiles (frames are independent).
+        ``fixed``: one range for the whole stream, either ``fixed_range`` or the mean of the
+        first ``fixed_frames`` frames' percentiles.
+        ``running``: exponentially smoothed percentiles with time constant
+        ``running_frames`` frames, so noise in the per-frame estimate does not make a
+        time-lapse flicker while slow changes (bleaching) are still followed.
+    """
+
+    def __init__(
+        self,
+        spec: NormalizationSpec,
+        mode: NormalizationMode = "per-frame",
+        *,
+        fixed_range: tuple[float, float] | None = None,
+        fixed_frames: int = 5,
+        running_frames: float = 5.0,
+    ) -> None:
+        if mode not in ("per-frame", "fixed", "running"):
+            raise ValueError(f"normalization mode {mode!r}: expected per-frame, fixed or running")
+        if fixed_frames < 1:
+            raise ValueError(f"fixed_frames must be at least 1, got {fixed_frames}")
+        if running_frames < 1.0:
+            raise ValueError(f"running_frames must be at least 1, got {running_frames}")
+        self.spec = spec
+        self.mode = mode
+        self.fixed_frames = fixed_frames
+        self._alpha = 1.0 / running_frames
+        self._fixed = IntensityRange(*fixed_range) if fixed_range is not None else None
+        self._seen: list[IntensityRange] = []
+        self._running: IntensityRange | None = None
+
+    def range_for(self, image: np.ndarray) -> IntensityRange:
+        """Return the intensity range to use for ``image``, updating the stream's state."""
+        if self.mode == "fixed" and self._fixed is not None:
+            return self._fixed
+        current = percentile_range(image, self.spec)
+        if self.mode == "per-frame":
+            return current
+        if self.mode == "fixed":
+            self._seen.append(current)
+            pooled = IntensityRange(
+                float(np.mean([r.low for r in self._seen])),
+                float(np.mean([r.high for r in self._seen])),
+            )
+            if len(self._seen) >= self.fixed_frames:
+                self._fixed = pooled
+            return pooled
+        previous = self._running or current
+        a = self._alpha
+        self._running = IntensityRange(
+            (1 - a) * previous.low + a * current.low, (1 - a) * previous.high + a * current.high
+        )
+        return self._running
