@@ -73,7 +73,6 @@ def _train_a_few_steps(gan: TcanGan, data: Any) -> None:
 
 def test_resume_continues_bit_identically(straight_run: Path, tmp_path: Path) -> None:
     # 1 epoch through the CLI, then --resume to the configured 2 epochs.
-    one_epoch = dict(copy.deepcopy(TINY))
     text = TINY_PATH.read_text().replace("\nepochs = 2", "\nepochs = 1")
     text = text.replace("steps_per_epoch = 3", "steps_per_epoch = 2")
     config_path = tmp_path / "tiny.toml"
@@ -83,7 +82,6 @@ def test_resume_continues_bit_identically(straight_run: Path, tmp_path: Path) ->
         app, ["train", "--config", str(config_path), "--out", str(tmp_path), "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    assert one_epoch  # the module-level document is untouched
     config_path.write_text(text.replace("\nepochs = 1", "\nepochs = 2"))
     result = runner.invoke(
         app, ["train", "--config", str(config_path), "--out", str(tmp_path), "--resume", "--quiet"]
@@ -193,7 +191,7 @@ def test_init_loads_same_architecture_and_refuses_another(
     meta = read_checkpoint_meta(outcome.last)
     assert meta.training["init"]["checkpoint"] == str(source)
     assert meta.data["train"]["kind"] == "pairs" and meta.data["train"]["count"] == 3
-    assert meta.data["validation"]["files"] == ["2.tif"] or meta.data["validation"]["count"] == 1
+    assert meta.data["validation"]["count"] == 1
 
     other = save_checkpoint(
         tmp_path / "other.safetensors", build_generator("small"), pixel_size_nm=50.0
@@ -212,3 +210,31 @@ def test_init_loads_same_architecture_and_refuses_another(
     assert (
         result.exit_code == 2 and "transfer learning needs the same architecture" in result.output
     )
+
+
+def test_trained_checkpoint_builds_an_engine(straight_run: Path, tmp_path: Path) -> None:
+    import tcan_live
+
+    engine_dir = tmp_path / "engine"
+    result = CliRunner().invoke(
+        app,
+        [
+            "build-engine",
+            str(straight_run / "best.safetensors"),
+            "--backend",
+            "onnxruntime",
+            "--tile",
+            "32",
+            "--out",
+            str(engine_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    engine = tcan_live.load_engine(engine_dir)
+    try:
+        assert engine.manifest["model_name"] == "tiny" and engine.pixel_size_nm == 50.0
+        frame = np.random.default_rng(0).poisson(20.0, (40, 40)).astype(np.uint16)
+        output = engine.enhance(frame, pixel_size_nm=50.0)
+        assert output.image.shape == (40, 40) and np.isfinite(output.image).all()
+    finally:
+        engine.close()
