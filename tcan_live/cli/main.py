@@ -10,7 +10,16 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import bench, build_engine, evaluate, infer, model_info, preview, simulate
+from tcan_live.cli import (
+    bench,
+    build_engine,
+    evaluate,
+    infer,
+    model_info,
+    preview,
+    simulate,
+    train,
+)
 
 app = typer.Typer(
     name="tcan-live",
@@ -48,3 +57,4 @@ bench.register(app)
 preview.register(app)
 simulate.register(app)
 evaluate.register(app)
+train.register(app)
