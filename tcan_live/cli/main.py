@@ -17,6 +17,7 @@ from tcan_live.cli import (
     infer,
     model_info,
     preview,
+    ship_engine,
     simulate,
     train,
 )
@@ -57,4 +58,5 @@ bench.register(app)
 preview.register(app)
 simulate.register(app)
 evaluate.register(app)
+ship_engine.register(app)
 train.register(app)
