@@ -48,6 +48,7 @@ def plot_rows(rows: list[Row], path: Path) -> None:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [int(row["epoch"]) + 1 for row in rows]
     figure, (losses, quality) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
@@ -68,5 +69,7 @@ def plot_rows(rows: list[Row], path: Path) -> None:
     ssim_axis = quality.twinx()
     ssim_axis.plot(epochs, [float(row["val_ssim"]) for row in rows], marker="s", color="C5")
     ssim_axis.set_ylabel("validation SSIM", color="C5")
+    for axis in (losses, quality):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -299,7 +299,6 @@ def _train(
     progress: bool,
 ) -> TrainOutcome:
     device = resolve_device(config.training.device)
-    data = prepare_data(config)
     torch.manual_seed(config.training.seed)
     gan = TcanGan(config, device)
     state = RunState()
@@ -308,6 +307,7 @@ def _train(
         state = resume_training(out / LAST, gan, config)
     elif init is not None:
         init_info = initialize_from(Path(init), gan)
+    data = prepare_data(config)  # the data draws no torch random numbers
     out.mkdir(parents=True, exist_ok=True)
     if config_text is not None:
         (out / "config.toml").write_text(config_text, encoding="utf-8")

@@ -238,3 +238,13 @@ def test_trained_checkpoint_builds_an_engine(straight_run: Path, tmp_path: Path)
         assert output.image.shape == (40, 40) and np.isfinite(output.image).all()
     finally:
         engine.close()
+
+
+def test_resume_and_init_need_usable_files(tmp_path: Path) -> None:
+    with pytest.raises(TrainingError, match="does not exist; nothing to resume"):
+        train(tiny(), tmp_path, resume=True, progress=False)
+    with pytest.raises(TrainingError, match="exclude each other"):
+        train(tiny(), tmp_path, resume=True, init=tmp_path / "x.safetensors", progress=False)
+    (tmp_path / "model.pt").write_bytes(b"\x80\x04junk")
+    with pytest.raises(TrainingError, match=r"--init: .*pickle-based torch file"):
+        train(tiny(), tmp_path, init=tmp_path / "model.pt", progress=False)
