@@ -10,7 +10,17 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import bench, build_engine, model_info
+from tcan_live.cli import (
+    bench,
+    build_engine,
+    evaluate,
+    infer,
+    model_info,
+    preview,
+    ship_engine,
+    simulate,
+    train,
+)
 
 app = typer.Typer(
     name="tcan-live",
@@ -43,4 +53,10 @@ def main(
 
 model_info.register(app)
 build_engine.register(app)
+infer.register(app)
 bench.register(app)
+preview.register(app)
+simulate.register(app)
+evaluate.register(app)
+ship_engine.register(app)
+train.register(app)

@@ -101,3 +101,29 @@ class Engine:
             "backend": "torch-eager",
         }
         return cls(backend, manifest)
+
+
+def load_engine(path: str | Path) -> Engine:
+    """Load a built engine folder (``manifest.json`` + model files), verifying it first.
+
+    Raises
+    ------
+    tcan_live.engine.manifest.EngineError
+        One line saying what differs between the manifest and the files or this machine,
+        and the command that rebuilds the engine.
+    """
+    from tcan_live.engine.load import load_backend
+
+    backend, manifest = load_backend(path)
+    return Engine(backend, manifest.model_dump(mode="json"))
+
+
+def open_engine(
+    *, engine_dir: str | Path | None = None, checkpoint: str | Path | None = None
+) -> Engine:
+    """Open a built engine folder or, for a checkpoint, a torch eager engine (exactly one)."""
+    if checkpoint is not None and engine_dir is None:
+        return Engine.from_checkpoint(checkpoint)
+    if engine_dir is not None and checkpoint is None:
+        return load_engine(engine_dir)
+    raise ValueError("give exactly one of an engine folder (--engine) or --checkpoint")

@@ -176,16 +176,30 @@ class Enhancer:
             if bad:
                 raise FrameError(f"frame has {bad} NaN/inf pixels: expected finite intensities")
 
-    def _prepare(self, frame: np.ndarray, pixel_size_nm: float | None) -> _Prepared:
+    def check(self, frame: np.ndarray, pixel_size_nm: float | None) -> float:
+        """Raise :class:`FrameError` if ``frame`` cannot be enhanced; return its pixel size.
+
+        Touches no stream state (normalisation statistics), so a pipeline can sort out bad
+        frames before batching the good ones.
+        """
         self._check_frame(frame)
         size = self._check_pixel_size(pixel_size_nm)
-        scale = self.backend.scale
-        shape = resampled_shape(frame.shape, size / self.pixel_size_nm)
-        if shape[0] * shape[1] * scale * scale > self.max_output_pixels:
+        height, width = self.output_shape(frame.shape, size)
+        if height * width > self.max_output_pixels:
             raise FrameError(
-                f"frame {frame.shape} at {size:g} nm would give a {shape[0] * scale} x "
-                f"{shape[1] * scale} output, over the {self.max_output_pixels:,} pixel limit"
+                f"frame {frame.shape} at {size:g} nm would give a {height} x {width} output, "
+                f"over the {self.max_output_pixels:,} pixel limit"
             )
+        return size
+
+    def output_shape(self, shape: tuple[int, ...], pixel_size_nm: float) -> tuple[int, int]:
+        """Shape of the result for a frame of ``shape`` whose pixels are ``pixel_size_nm``."""
+        height, width = resampled_shape((shape[0], shape[1]), pixel_size_nm / self.pixel_size_nm)
+        return height * self.backend.scale, width * self.backend.scale
+
+    def _prepare(self, frame: np.ndarray, pixel_size_nm: float | None) -> _Prepared:
+        size = self.check(frame, pixel_size_nm)
+        scale = self.backend.scale
         raw = frame.astype(np.float32, copy=False)
         intensity = self.normalizer.range_for(raw)
         matched = resample_to_pixel_size(raw, size, self.pixel_size_nm)

@@ -7,7 +7,7 @@ from typer.testing import CliRunner, Result
 
 from tcan_live.cli.main import app
 from tcan_live.engine.manifest import read_manifest
-from tests.helpers import tiny_checkpoint
+from tests.synthetic import tiny_checkpoint
 
 runner = CliRunner()
 

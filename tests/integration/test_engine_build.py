@@ -13,7 +13,7 @@ from tcan_live.engine.manifest import MANIFEST_NAME, EngineError, read_manifest,
 from tcan_live.engine.parity import ParityError, probe_tiles, reference_output
 from tcan_live.engine.torch_eager import TorchEagerBackend
 from tcan_live.model import load_checkpoint
-from tests.helpers import tiny_checkpoint
+from tests.synthetic import tiny_checkpoint
 
 TILE = 32
 HAS_TENSORRT = installed_version("tensorrt") is not None  # imports it: libraries must load

@@ -10,7 +10,7 @@ from tcan_live.engine.torch_eager import TorchEagerBackend
 from tcan_live.model import NormalizationSpec
 from tcan_live.runtime import Enhancer, FrameError, PixelSizePolicy
 from tcan_live.runtime.normalize import percentile_range
-from tests.helpers import filament_image, tiny_generator
+from tests.synthetic import filament_image, tiny_generator
 
 SPEC = NormalizationSpec()
 

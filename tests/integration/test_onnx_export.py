@@ -11,7 +11,7 @@ from tcan_live.engine.manifest import EngineError
 from tcan_live.engine.ort_backend import OnnxRuntimeBackend
 from tcan_live.engine.parity import probe_tiles, reference_output
 from tcan_live.model import TCANGenerator, build_generator
-from tests.helpers import tiny_generator
+from tests.synthetic import tiny_generator
 
 TILE = 32
 

@@ -1,0 +1,1 @@
+"""The acquisition daemon's core: frames in, durable raw backlog, enhancers, sinks, previews."""

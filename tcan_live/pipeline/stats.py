@@ -1,0 +1,100 @@
+"""Live counters of the pipeline, for the dashboard, previews and benchmarks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """A consistent copy of the pipeline's counters at one moment."""
+
+    received: int
+    resumed: int
+    stored: int
+    enhanced: int
+    skipped: int
+    rejected: int
+    duplicates: int
+    in_memory: int
+    in_memory_peak: int
+    backlog: int
+    megapixels_in: float
+    elapsed_s: float
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_p99: float
+    errors: int
+
+    @property
+    def megapixels_per_s(self) -> float:
+        """Input megapixels enhanced per second since the start."""
+        return self.megapixels_in / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def frames_lost(self) -> int:
+        """Frames received or resumed but not enhanced, skipped, duplicate or in the backlog."""
+        settled = self.enhanced + self.skipped + self.duplicates + self.backlog
+        return self.received + self.resumed - settled
+
+
+class PipelineStats:
+    """Thread-safe counters; latencies kept for the last ``window`` frames."""
+
+    def __init__(self, window: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._latencies: deque[float] = deque(maxlen=window)
+        self.received = self.resumed = self.stored = 0
+        self.enhanced = self.skipped = self.rejected = self.duplicates = self.errors = 0
+        self.in_memory = self.in_memory_peak = self.backlog = 0
+        self.megapixels_in = 0.0
+
+    def add(self, **increments: float) -> None:
+        """Add to counters by name."""
+        with self._lock:
+            for name, value in increments.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def set(self, **values: int) -> None:
+        """Set gauge values by name."""
+        with self._lock:
+            for name, value in values.items():
+                setattr(self, name, value)
+            self.in_memory_peak = max(self.in_memory_peak, self.in_memory)
+
+    def frame_done(self, latency_s: float, megapixels: float) -> None:
+        """Record one enhanced frame."""
+        with self._lock:
+            self.enhanced += 1
+            self.megapixels_in += megapixels
+            self._latencies.append(latency_s * 1e3)
+
+    def snapshot(self) -> StatsSnapshot:
+        """Return a consistent copy of all counters."""
+        with self._lock:
+            latencies = np.array(self._latencies) if self._latencies else np.zeros(1)
+            p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+            return StatsSnapshot(
+                received=self.received,
+                resumed=self.resumed,
+                stored=self.stored,
+                enhanced=self.enhanced,
+                skipped=self.skipped,
+                rejected=self.rejected,
+                duplicates=self.duplicates,
+                in_memory=self.in_memory,
+                in_memory_peak=self.in_memory_peak,
+                backlog=self.backlog,
+                megapixels_in=self.megapixels_in,
+                elapsed_s=time.monotonic() - self._start,
+                latency_ms_p50=float(p50),
+                latency_ms_p95=float(p95),
+                latency_ms_p99=float(p99),
+                errors=self.errors,
+            )

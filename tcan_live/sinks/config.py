@@ -1,0 +1,30 @@
+"""The ``[output]`` section of a daemon configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+
+class OutputConfig(BaseModel):
+    """Where and how the OME-Zarr output is written.
+
+    Attributes
+    ----------
+    path
+        The store, e.g. ``OUT.zarr``; the super-resolved image is ``OUT.zarr/sr``, the raw one
+        ``OUT.zarr/raw``.
+    include_raw
+        Keep the raw frames as an NGFF image. When off, raw frames are still kept durably until
+        their super-resolved frame is written (in ``OUT.zarr/tcan_live/backlog``), then deleted.
+    fsync
+        Force every frame and journal record to stable storage before it counts as written
+        (survives power loss, at the cost of a disk flush per frame).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path
+    include_raw: bool = True
+    fsync: bool = True

@@ -1,0 +1,52 @@
+"""Frames that cannot be placed in the output store are kept here, never dropped.
+
+An unknown channel, an unexpected shape or dtype: the store's (t, c, y, x) arrays cannot hold
+such a frame, but it was acquired and must not be lost. Each one is written as a TIFF with a
+JSON side-car (origin, t, channel, reason) inside the output location.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from tcan_live.frames import Frame
+from tcan_live.json_safe import dumps
+from tcan_live.safe_paths import contained_path, refuse_symlinks, safe_name
+
+
+class RejectedFrames:
+    """Writes rejected frames to ``folder`` (inside the output location)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._lock = threading.Lock()
+        self._numbers = itertools.count()
+
+    def keep(self, frame: Frame, reason: str) -> Path:
+        """Write ``frame`` and why it was rejected; return the TIFF's path."""
+        with self._lock:
+            refuse_symlinks(self.folder.parent, (self.folder.name,))
+            self.folder.mkdir(parents=True, exist_ok=True)
+            while True:
+                stem = safe_name(f"t{frame.t}_{frame.channel}_{next(self._numbers)}")
+                target = contained_path(self.folder, f"{stem}.tif")
+                if not target.exists():
+                    break
+            image = np.asarray(frame.image)
+            tifffile.imwrite(target, image if image.ndim >= 2 else image.reshape(1, -1))
+            description = {
+                "t": frame.t,
+                "channel": frame.channel,
+                "origin": frame.origin,
+                "timestamp": frame.timestamp,
+                "pixel_size_nm": frame.pixel_size_nm,
+                "reason": reason,
+                "metadata": dict(frame.metadata),
+            }
+            target.with_suffix(".json").write_text(dumps(description))
+            return target

@@ -1,0 +1,139 @@
+"""Turn frames read from files into pipeline :class:`Frame` objects, checking each one.
+
+(t, channel) come from the configured filename pattern (named groups ``t`` and ``c``), else
+from the file's metadata, else t counts the frames seen per channel. Every frame is checked:
+dtype, 2D shape consistent with earlier frames of its channel, finite pixels, known channel,
+plausible pixel size. A failed check raises :class:`BadFrameError` with what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tcan_live.frames import Frame
+from tcan_live.sources._metadata import PixelSizeError, checked_pixel_size_nm
+from tcan_live.sources.raw_frames import BadFrameError, RawFrame
+
+SUPPORTED_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a filename pattern, which must have a named group ``t`` (``c`` optional)."""
+    compiled = re.compile(pattern)
+    if "t" not in compiled.groupindex:
+        raise ValueError(
+            f"pattern {pattern!r}: expected a named group (?P<t>...) for the time index"
+        )
+    return compiled
+
+
+class FrameMapper:
+    """Maps and checks frames; thread-safe (the per-channel counters and shapes are shared).
+
+    Parameters
+    ----------
+    origin_prefix
+        Prefix of every frame's origin (e.g. ``"watch"``).
+    pattern
+        Filename regex (searched in the path relative to the root, with ``/`` separators).
+    channels
+        The known channel names; empty accepts any.
+    channel_aliases
+        Maps names found in files or filenames (e.g. ``"0"``, ``"C1"``) to channel names.
+    default_channel
+        Channel of frames whose file names none.
+    pixel_size_nm
+        Overrides the files' pixel size.
+    """
+
+    def __init__(
+        self,
+        *,
+        origin_prefix: str,
+        pattern: str | None = None,
+        channels: Sequence[str] = (),
+        channel_aliases: Mapping[str, str] | None = None,
+        default_channel: str = "default",
+        pixel_size_nm: float | None = None,
+    ) -> None:
+        self._origin_prefix = origin_prefix
+        self._pattern = compile_pattern(pattern) if pattern else None
+        self._channels = tuple(channels)
+        self._aliases = dict(channel_aliases or {})
+        self._default_channel = default_channel
+        self._pixel_size_override = pixel_size_nm
+        self._lock = threading.Lock()
+        self._next_t: dict[str, int] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
+
+    def to_frame(self, raw: RawFrame, path: Path, relative: str | None = None) -> Frame:
+        """Build the checked :class:`Frame` for ``raw`` read from ``path``.
+
+        ``relative`` is the path the filename pattern is matched against (default: the file
+        name); the pattern applies to single-frame files only (``raw.where`` empty).
+        """
+        t, channel = raw.t, raw.channel
+        if self._pattern is not None and not raw.where:
+            subject = relative if relative is not None else path.name
+            match = self._pattern.search(subject)
+            if match is None:
+                raise BadFrameError(
+                    f"file name {subject!r} does not match pattern {self._pattern.pattern!r}"
+                )
+            t = int(match.group("t"))
+            if "c" in self._pattern.groupindex and match.group("c") is not None:
+                channel = match.group("c")
+        channel = self._channel_name(channel)
+        image = self._checked_image(raw.image, channel)
+        pixel_size = self._pixel_size_nm(raw)
+        with self._lock:
+            if t is None:
+                t = self._next_t.get(channel, 0)
+            self._next_t[channel] = max(self._next_t.get(channel, 0), t + 1)
+        return Frame(
+            image=image,
+            t=t,
+            channel=channel,
+            pixel_size_nm=pixel_size,
+            timestamp=raw.timestamp if raw.timestamp is not None else time.time(),
+            origin=f"{self._origin_prefix}:{path}{raw.where}",
+            metadata=dict(raw.metadata),
+        )
+
+    def _channel_name(self, found: str | None) -> str:
+        name = self._default_channel if found is None else self._aliases.get(found, found)
+        if self._channels and name not in self._channels:
+            raise BadFrameError(f"unknown channel {name!r}: expected one of {list(self._channels)}")
+        return name
+
+    def _checked_image(self, image: np.ndarray, channel: str) -> np.ndarray:
+        if image.dtype.newbyteorder("=") not in SUPPORTED_DTYPES:
+            expected = ", ".join(str(d) for d in SUPPORTED_DTYPES)
+            raise BadFrameError(f"unexpected dtype {image.dtype}: expected one of {expected}")
+        if image.ndim != 2 or min(image.shape) < 1:
+            raise BadFrameError(f"unexpected shape {image.shape}: expected a 2D (Y, X) frame")
+        with self._lock:
+            expected_shape = self._shapes.setdefault(channel, image.shape)
+        if image.shape != expected_shape:
+            raise BadFrameError(
+                f"unexpected shape {image.shape}: expected {expected_shape} like the earlier "
+                f"frames of channel {channel!r}"
+            )
+        if image.dtype.kind == "f" and not np.isfinite(image).all():
+            bad = int(np.count_nonzero(~np.isfinite(image)))
+            raise BadFrameError(f"{bad} NaN/inf pixels: expected finite values")
+        return np.ascontiguousarray(image, dtype=image.dtype.newbyteorder("="))
+
+    def _pixel_size_nm(self, raw: RawFrame) -> float:
+        if self._pixel_size_override is not None:
+            return self._pixel_size_override
+        try:
+            return checked_pixel_size_nm(raw.pixel_size_nm, "the file's metadata")
+        except PixelSizeError as exc:
+            raise BadFrameError(str(exc)) from exc

@@ -1,0 +1,151 @@
+"""Frames from a pycromanager ``Acquisition`` through its ``image_process_fn`` hook.
+
+pycromanager calls the hook serially on one thread for every image before saving it; a slow
+hook slows the acquisition, and an exception aborts it. The hook therefore returns the image
+and metadata untouched (Micro-Manager keeps saving the raw data, in the raw dtype: a changed
+dtype hangs the Java backend), copies the pixels, builds a :class:`Frame` from the metadata and
+enqueues it, and never raises.
+
+Use::
+
+    source = PycromanagerSource()
+    source.start(pipeline.submit)
+    with Acquisition(directory, "run", image_process_fn=source.image_process_fn) as acq:
+        acq.acquire(events)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tcan_live.frames import Frame
+from tcan_live.sources._metadata import ElapsedClock, um_to_nm
+from tcan_live.sources.base import FrameCallback
+
+log = logging.getLogger(__name__)
+
+ORIGIN = "pycromanager"
+
+ImageProcessFn = Callable[[np.ndarray, dict[str, Any]], tuple[np.ndarray, dict[str, Any]]]
+ErrorCallback = Callable[[str], None]
+
+
+class PycromanagerSource:
+    """A frame source fed by pycromanager's ``image_process_fn``.
+
+    Parameters
+    ----------
+    pixel_size_nm
+        Overrides ``PixelSize_um`` from the metadata.
+    default_channel
+        Channel name for images without a channel axis.
+    time_axis, channel_axis
+        Names of the ``Axes`` entries holding the time index and the channel.
+    channel_names
+        Names for integer channel positions (``Axes["channel"] == 1`` -> ``channel_names[1]``);
+        string positions (config names, pycromanager's default) are used as they are.
+    on_error
+        Called with a one-line message when an image's metadata cannot be turned into a frame
+        (the image still goes to Micro-Manager untouched); logged when omitted.
+    """
+
+    def __init__(
+        self,
+        *,
+        pixel_size_nm: float | None = None,
+        default_channel: str = "default",
+        time_axis: str = "time",
+        channel_axis: str = "channel",
+        channel_names: Sequence[str] = (),
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        self._pixel_size_override = pixel_size_nm
+        self._default_channel = default_channel
+        self._time_axis = time_axis
+        self._channel_axis = channel_axis
+        self._channel_names = tuple(channel_names)
+        self._on_error = on_error
+        self._clock = ElapsedClock()
+        self._emit: FrameCallback | None = None
+        self.missed = 0  # images that arrived while not started
+
+    def start(self, emit: FrameCallback) -> None:
+        """Deliver the frames the hook sees from now on to ``emit``."""
+        self._emit = emit
+
+    def stop(self) -> None:
+        """Stop delivering; the hook keeps passing images through to Micro-Manager."""
+        self._emit = None
+
+    def image_process_fn(
+        self, image: np.ndarray, metadata: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Pass the image through untouched and enqueue a copy (``image_process_fn``)."""
+        emit = self._emit
+        if emit is None:
+            self.missed += 1
+            return image, metadata
+        try:
+            emit(self.to_frame(image, metadata))
+        except Exception as exc:  # never let a bad image abort the acquisition
+            self._report(f"pycromanager image {metadata.get('Axes')!r}: {exc}")
+        return image, metadata
+
+    def to_frame(self, image: np.ndarray, metadata: Mapping[str, Any]) -> Frame:
+        """Build the :class:`Frame` for one image (copies ``image``)."""
+        axes = metadata.get("Axes") or {}
+        if not isinstance(axes, Mapping):
+            raise ValueError(f"expected metadata 'Axes' to be a mapping, got {type(axes).__name__}")
+        t = int(axes.get(self._time_axis, 0))
+        pixel_size = self._pixel_size_override
+        if pixel_size is None:
+            pixel_size = um_to_nm(metadata.get("PixelSize_um"))
+        return Frame(
+            image=np.array(image, copy=True),
+            t=t,
+            channel=self._channel_name(axes.get(self._channel_axis)),
+            pixel_size_nm=pixel_size,
+            timestamp=self._clock.timestamp(metadata.get("ElapsedTime-ms")),
+            origin=ORIGIN,
+            metadata={
+                "axes": {str(k): v for k, v in axes.items()},
+                "elapsed_ms": metadata.get("ElapsedTime-ms"),
+                "camera": metadata.get("Camera"),
+                "exposure_ms": metadata.get("Exposure"),
+            },
+        )
+
+    def _channel_name(self, position: object) -> str:
+        if position is None:
+            return self._default_channel
+        if isinstance(position, int) and not isinstance(position, bool):
+            if self._channel_names:
+                if not 0 <= position < len(self._channel_names):
+                    raise ValueError(
+                        f"channel index {position} outside the configured channel_names "
+                        f"{list(self._channel_names)}"
+                    )
+                return self._channel_names[position]
+            return str(position)
+        return str(position)
+
+    def _report(self, message: str) -> None:
+        if self._on_error is not None:
+            self._on_error(message)
+        else:
+            log.error(message)
+
+
+def image_process_fn(emit: FrameCallback, **options: Any) -> ImageProcessFn:
+    """Return an ``image_process_fn`` that hands each image's copy to ``emit``.
+
+    A shortcut for ``PycromanagerSource(**options)`` started on ``emit``; ``options`` are that
+    class's keyword arguments.
+    """
+    source = PycromanagerSource(**options)
+    source.start(emit)
+    return source.image_process_fn

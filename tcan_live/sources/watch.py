@@ -1,0 +1,421 @@
+"""Watch a folder for frames written by an acquisition (watchdog).
+
+Handles three layouts, recursively under the root:
+
+* single-frame TIFF / OME-TIFF files: taken once settled (see :mod:`.settle`) and completely
+  parseable;
+* Micro-Manager MMStack files (``*_MMStack*.tif``), open while acquiring: each image is taken
+  once completely written (see :mod:`.mmstack`);
+* NDTiff datasets (``NDTiff.index`` + ``*_NDTiffStack*.tif``), followed through their
+  append-only index (see :mod:`.ndtiff_live`).
+
+Hidden and temporary files are ignored; paths whose real location is outside the root (a
+symlink pointing out) are refused. Every frame is delivered at most once: files are remembered
+once taken, and a (t, channel) that was already delivered, or is listed in ``skip_keys`` (e.g.
+frames already in the output store when resuming), is not delivered again. Each problem is
+reported once as a one-line message naming the file and what was expected, through
+``on_error(path, message)``, and the watcher keeps running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tcan_live.frames import Frame
+from tcan_live.sources.base import FrameCallback
+from tcan_live.sources.mapping import FrameMapper
+from tcan_live.sources.mmstack import MMStackFile, is_mmstack_name
+from tcan_live.sources.ndtiff_live import INDEX_NAME, NDTiffLive, is_ndtiff_data_name
+from tcan_live.sources.raw_frames import BadFrameError, IncompleteFileError, RawFrame
+from tcan_live.sources.settle import SettleTracker, Verdict
+from tcan_live.sources.tiff_frames import read_tiff_frame
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent
+    from watchdog.observers.api import BaseObserver
+
+log = logging.getLogger(__name__)
+
+ErrorCallback = Callable[[Path, str], None]
+TIFF_SUFFIXES = (".tif", ".tiff")
+_TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", "~")
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden files and the usual temporary-file names, which are never read."""
+    lower = name.lower()
+    return name.startswith((".", "~")) or lower.endswith(_TEMP_SUFFIXES)
+
+
+def log_error(path: Path, message: str) -> None:
+    """Log the message (the default ``on_error``)."""
+    log.error("%s", message)
+
+
+class WatchFolderSource:
+    """Delivers the frames written under ``root`` while it runs.
+
+    Parameters
+    ----------
+    root
+        The folder to watch.
+    mapper
+        Maps and checks frames (pattern, channels, pixel size).
+    recursive
+        Watch sub-folders too.
+    process_existing
+        Also take the frames already there when started.
+    polling
+        Use watchdog's polling observer (network shares) instead of the native one.
+    poll_interval_s
+        The polling observer's interval.
+    settle_s
+        How long a single-frame file must stay unchanged before it is tried (without a close
+        event).
+    give_up_after_s
+        How long an unchanged but unreadable file is retried before it is reported.
+    skip_keys
+        (t, channel) pairs that are already processed; never delivered.
+    on_error
+        ``on_error(path, message)`` for every problem; logged when omitted.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        mapper: FrameMapper,
+        *,
+        recursive: bool = True,
+        process_existing: bool = False,
+        polling: bool = False,
+        poll_interval_s: float = 1.0,
+        settle_s: float = 1.0,
+        give_up_after_s: float = 30.0,
+        skip_keys: Iterable[tuple[int, str]] = (),
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self._real_root = self.root.resolve()
+        self._mapper = mapper
+        self._recursive = recursive
+        self._process_existing = process_existing
+        self._polling = polling
+        self._poll_interval_s = poll_interval_s
+        self._settle = SettleTracker(settle_s, give_up_after_s)
+        self._tick_s = max(min(settle_s, poll_interval_s if polling else settle_s) / 2, 0.05)
+        self._on_error = on_error or log_error
+        self._skip_keys = set(skip_keys)
+        self._delivered: dict[tuple[int, str], str] = {}
+        self._taken_files: set[Path] = set()
+        self._refused: set[Path] = set()
+        self._live: dict[Path, MMStackFile | NDTiffLive] = {}
+        self._inbox: dict[Path, bool] = {}  # path -> closed by its writer
+        self._moved_away: set[Path] = set()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._emit: FrameCallback | None = None
+        self._observer: BaseObserver | None = None
+        self._worker: threading.Thread | None = None
+        self._passes = 0  # completed worker passes, for wait_for_pass
+        self.incomplete_reads: dict[Path, int] = {}  # file -> reads that found it incomplete
+
+    # -- FrameSource -------------------------------------------------------------------------
+
+    def start(self, emit: FrameCallback) -> None:
+        """Start watching; frames go to ``emit`` from the watcher's own thread."""
+        if self._worker is not None:
+            raise RuntimeError("WatchFolderSource is already started")
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"watch root {self.root}: expected an existing folder")
+        self._emit = emit
+        self._stopping = False
+        self._observer = self._make_observer()
+        self._observer.start()
+        if self._process_existing:
+            self._submit(self._existing_files(), closed=False)
+        self._worker = threading.Thread(target=self._run, name="tcan-watch", daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Stop watching and join the threads; idempotent."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join()
+            self._observer = None
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        self._emit = None
+
+    # -- one pass over what is there (``--once``) -----------------------------------------------
+
+    def run_once(self, emit: FrameCallback) -> int:
+        """Take every frame already under the root, as if all writers had finished.
+
+        Returns the number of frames delivered. Files that are not complete are reported.
+        """
+        self._emit = emit
+        before = len(self._delivered)
+        try:
+            for path in self._existing_files():
+                self._process(path, closed=True, final=True)
+        finally:
+            self._emit = None
+        return len(self._delivered) - before
+
+    @property
+    def delivered(self) -> dict[tuple[int, str], str]:
+        """(t, channel) -> origin of every frame delivered so far."""
+        return dict(self._delivered)
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _make_observer(self) -> BaseObserver:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        source = self
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.is_directory:
+                    return
+                closed = event.event_type == "closed"
+                if event.event_type in ("created", "modified", "closed"):
+                    source._submit([Path(os.fsdecode(event.src_path))], closed)
+                elif event.event_type == "moved":  # e.g. a temp file renamed into place
+                    source._moved(Path(os.fsdecode(event.src_path)))
+                    source._submit([Path(os.fsdecode(event.dest_path))], closed=True)
+
+        observer = PollingObserver(timeout=self._poll_interval_s) if self._polling else Observer()
+        observer.schedule(_Handler(), str(self.root), recursive=self._recursive)
+        return observer
+
+    def _submit(self, paths: Iterable[Path], closed: bool) -> None:
+        with self._wake:
+            for path in paths:
+                self._inbox[path] = self._inbox.get(path, False) or closed
+            self._wake.notify_all()
+
+    def _moved(self, path: Path) -> None:
+        with self._wake:
+            self._moved_away.add(path)
+            self._inbox.pop(path, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._inbox and not self._stopping:
+                    self._wake.wait(self._tick_s)
+                if self._stopping:
+                    return
+                batch, self._inbox = self._inbox, {}
+                moved_away, self._moved_away = self._moved_away, set()
+            for path in moved_away:  # renamed, not lost: its new name arrives as an event
+                self._settle.forget(str(path))
+            for path, closed in batch.items():
+                self._guarded(path, closed)
+            # Re-check what is pending without events: settling files, live datasets.
+            for key in self._settle.pending():
+                if Path(key) not in batch:
+                    self._guarded(Path(key), False)
+            for path in list(self._live):
+                if path not in batch:
+                    self._guarded(path, False)
+            with self._wake:
+                self._passes += 1
+                self._wake.notify_all()
+
+    def wait_for_pass(self, timeout: float) -> bool:
+        """Wait until the watcher completes a full pass that began after this call.
+
+        Lets callers (tests, ``--once``-like tools) know that everything written before the call
+        has been looked at at least once. Returns False on timeout.
+        """
+        with self._wake:
+            target = self._passes + 2  # the pass under way may have started before the call
+            self._wake.notify_all()
+            return self._wake.wait_for(
+                lambda: self._passes >= target or self._stopping, timeout=timeout
+            )
+
+    def is_pending(self, path: Path) -> bool:
+        """Whether a single-frame file is seen but not yet taken (still settling)."""
+        return str(path) in self._settle
+
+    def _guarded(self, path: Path, closed: bool) -> None:
+        try:
+            self._process(path, closed, final=False)
+        except Exception as exc:  # the watcher must survive anything a file can do
+            log.exception("unexpected error while reading %s", path)
+            self._report(path, f"{path}: unexpected error ({type(exc).__name__}: {exc})")
+
+    # -- per file -------------------------------------------------------------------------------
+
+    def _existing_files(self) -> list[Path]:
+        found: list[Path] = []
+        for folder, dirs, files in os.walk(self.root, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not is_ignored_name(d)) if self._recursive else []
+            found.extend(Path(folder) / name for name in sorted(files))
+        return found
+
+    def _process(self, path: Path, closed: bool, final: bool) -> None:
+        kind = self._kind(path)
+        if kind is None or path in self._taken_files:
+            return
+        if not self._inside_root(path):
+            return
+        if kind == "ndtiff":
+            self._poll_live(path.parent / INDEX_NAME, final)
+        elif kind == "mmstack":
+            self._poll_live(path, final)
+        else:
+            self._process_single(path, closed, final)
+
+    def _kind(self, path: Path) -> str | None:
+        relative = path.relative_to(self.root) if path.is_relative_to(self.root) else path
+        if any(is_ignored_name(part) for part in relative.parts):
+            return None
+        if not self._recursive and len(relative.parts) > 1:
+            return None
+        name = path.name
+        if name == INDEX_NAME or is_ndtiff_data_name(name):
+            return "ndtiff" if (path.parent / INDEX_NAME).exists() else None
+        if not name.lower().endswith(TIFF_SUFFIXES):
+            return None
+        return "mmstack" if is_mmstack_name(name) else "single"
+
+    def _inside_root(self, path: Path) -> bool:
+        try:
+            real = path.resolve()
+        except OSError:
+            return True  # gone or unreadable: reported where it is read
+        if real.is_relative_to(self._real_root):
+            return True
+        if path not in self._refused:
+            self._refused.add(path)
+            self._report(
+                path,
+                f"{path}: resolves to {real}, outside the watched root {self._real_root}; "
+                "links out of the root are not followed",
+            )
+        return False
+
+    def _process_single(self, path: Path, closed: bool, final: bool) -> None:
+        key = str(path)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            if key in self._settle or final:
+                self._settle.forget(key)
+                self._report(path, f"{path}: disappeared before it could be read")
+            return
+        signature = (stat.st_size, stat.st_mtime_ns)
+        verdict = (
+            Verdict.TRY if final else self._settle.check(key, signature, time.monotonic(), closed)
+        )
+        if verdict is Verdict.WAIT:
+            return
+        try:
+            raw = read_tiff_frame(path)
+        except FileNotFoundError:
+            self._settle.forget(key)
+            self._report(path, f"{path}: disappeared before it could be read")
+            return
+        except IncompleteFileError as exc:
+            self.incomplete_reads[path] = self.incomplete_reads.get(path, 0) + 1
+            if verdict is Verdict.GIVE_UP or final:
+                self._settle.forget(key)
+                self._taken_files.add(path)
+                self._report(
+                    path, f"{path}: truncated or corrupt TIFF, expected a complete image ({exc})"
+                )
+            return
+        except BadFrameError as exc:
+            self._settle.forget(key)
+            self._taken_files.add(path)
+            self._report(path, f"{path}: {exc}")
+            return
+        self._settle.forget(key)
+        self._taken_files.add(path)
+        self._deliver(path, raw)
+
+    def _poll_live(self, path: Path, final: bool) -> None:
+        reader = self._live.get(path)
+        if reader is None:
+            reader = NDTiffLive(path.parent) if path.name == INDEX_NAME else MMStackFile(path)
+            self._live[path] = reader
+        try:
+            results = reader.poll()
+        except FileNotFoundError:
+            del self._live[path]
+            self._report(path, f"{path}: disappeared before it could be read")
+            return
+        except IncompleteFileError as exc:
+            if final:
+                self._report(path, f"{path}: incomplete, expected a finished dataset ({exc})")
+            return
+        except BadFrameError as exc:
+            del self._live[path]
+            self._taken_files.add(path)
+            self._report(path, f"{path}: {exc}")
+            return
+        for result in results:
+            if isinstance(result, BadFrameError):
+                self._report(path, f"{path}: {result}")
+            else:
+                self._deliver(path, result)
+
+    def _deliver(self, path: Path, raw: RawFrame) -> None:
+        try:
+            frame = self._mapper.to_frame(raw, path, self._relative(path))
+        except BadFrameError as exc:
+            self._report(path, f"{path}{raw.where}: {exc}")
+            return
+        if raw.timestamp is None and not raw.where:
+            frame = _with_file_time(frame, path)
+        if frame.key in self._skip_keys:
+            log.debug("%s: (t=%d, %s) already processed, skipped", path, *frame.key)
+            return
+        earlier = self._delivered.get(frame.key)
+        if earlier is not None:
+            self._report(
+                path,
+                f"{path}{raw.where}: duplicate frame t={frame.t} channel {frame.channel!r}, "
+                f"already taken from {earlier}",
+            )
+            return
+        self._delivered[frame.key] = frame.origin
+        emit = self._emit
+        if emit is not None:
+            emit(frame)
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.name
+
+    def _report(self, path: Path, message: str) -> None:
+        try:
+            self._on_error(path, message)
+        except Exception:
+            log.exception("on_error callback failed for %s", path)
+
+
+def _with_file_time(frame: Frame, path: Path) -> Frame:
+    try:
+        return dataclasses.replace(frame, timestamp=path.stat().st_mtime)
+    except OSError:
+        return frame

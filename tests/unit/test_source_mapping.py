@@ -1,0 +1,88 @@
+"""Mapping file frames to (t, channel) and the per-frame checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tcan_live.sources.mapping import FrameMapper, compile_pattern
+from tcan_live.sources.raw_frames import BadFrameError, RawFrame
+
+PATTERN = r"t(?P<t>\d+)_(?P<c>[A-Za-z0-9]+)\.tif$"
+
+
+def _raw(
+    image: np.ndarray | None = None,
+    *,
+    channel: str | None = None,
+    t: int | None = None,
+    pixel_size_nm: float | None = 100.0,
+) -> RawFrame:
+    pixels = np.zeros((4, 6), np.uint16) if image is None else image
+    return RawFrame(image=pixels, t=t, channel=channel, pixel_size_nm=pixel_size_nm)
+
+
+def test_filename_pattern_gives_t_and_channel_through_aliases() -> None:
+    mapper = FrameMapper(origin_prefix="watch", pattern=PATTERN, channel_aliases={"C1": "actin"})
+    frame = mapper.to_frame(_raw(), Path("/d/t0007_C1.tif"))
+    assert frame.key == (7, "actin")
+    assert frame.origin == "watch:/d/t0007_C1.tif"
+    assert frame.pixel_size_nm == 100.0
+
+
+def test_pattern_is_matched_on_the_relative_path() -> None:
+    mapper = FrameMapper(origin_prefix="watch", pattern=r"(?P<c>\w+)/img_(?P<t>\d+)\.tif")
+    frame = mapper.to_frame(_raw(), Path("/root/actin/img_3.tif"), "actin/img_3.tif")
+    assert frame.key == (3, "actin")
+
+
+def test_metadata_is_used_without_pattern_and_t_counts_otherwise() -> None:
+    mapper = FrameMapper(origin_prefix="watch", default_channel="mt")
+    assert mapper.to_frame(_raw(t=4, channel="DAPI"), Path("a.tif")).key == (4, "DAPI")
+    assert mapper.to_frame(_raw(), Path("b.tif")).key == (0, "mt")
+    assert mapper.to_frame(_raw(), Path("c.tif")).key == (1, "mt")
+
+
+def test_pattern_requires_t_group() -> None:
+    with pytest.raises(ValueError, match="named group"):
+        compile_pattern(r"(?P<c>\w+)")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            _raw(np.zeros((4, 6), np.int32)),
+            "unexpected dtype int32: expected one of uint8, uint16, float32",
+        ),
+        (_raw(np.zeros((4, 6, 3), np.uint8)), r"unexpected shape \(4, 6, 3\): expected a 2D"),
+        (_raw(np.full((4, 6), np.nan, np.float32)), "24 NaN/inf pixels: expected finite values"),
+        (_raw(channel="Cy5"), r"unknown channel 'Cy5': expected one of \['DAPI', 'FITC'\]"),
+        (_raw(pixel_size_nm=None), "no pixel size in the file's metadata: expected one"),
+        (_raw(pixel_size_nm=352777.8), "absurd pixel size 352778 nm from the file's metadata"),
+    ],
+)
+def test_bad_frames_say_what_was_expected(raw: RawFrame, message: str) -> None:
+    mapper = FrameMapper(origin_prefix="watch", channels=["DAPI", "FITC"], default_channel="DAPI")
+    with pytest.raises(BadFrameError, match=message):
+        mapper.to_frame(raw, Path("x.tif"))
+
+
+def test_shape_must_match_earlier_frames_of_the_channel() -> None:
+    mapper = FrameMapper(origin_prefix="watch")
+    mapper.to_frame(_raw(np.zeros((4, 6), np.uint16)), Path("a.tif"))
+    with pytest.raises(BadFrameError, match=r"unexpected shape \(5, 6\): expected \(4, 6\)"):
+        mapper.to_frame(_raw(np.zeros((5, 6), np.uint16)), Path("b.tif"))
+
+
+def test_pixel_size_override_replaces_missing_metadata() -> None:
+    mapper = FrameMapper(origin_prefix="watch", pixel_size_nm=80.0)
+    assert mapper.to_frame(_raw(pixel_size_nm=None), Path("a.tif")).pixel_size_nm == 80.0
+
+
+def test_file_name_not_matching_the_pattern_is_reported() -> None:
+    mapper = FrameMapper(origin_prefix="watch", pattern=PATTERN)
+    with pytest.raises(BadFrameError, match="does not match pattern"):
+        mapper.to_frame(_raw(), Path("snapshot.tif"))
