@@ -10,7 +10,18 @@ import typer
 from rich.console import Console
 
 from tcan_live import __version__
-from tcan_live.cli import bench, build_engine, evaluate, infer, model_info, preview, simulate
+from tcan_live.cli import (
+    bench,
+    build_engine,
+    demo,
+    evaluate,
+    infer,
+    model_info,
+    preview,
+    run,
+    simulate,
+    watch,
+)
 
 app = typer.Typer(
     name="tcan-live",
@@ -48,3 +59,6 @@ bench.register(app)
 preview.register(app)
 simulate.register(app)
 evaluate.register(app)
+run.register(app)
+watch.register(app)
+demo.register(app)
