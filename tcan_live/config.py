@@ -9,11 +9,11 @@ field, e.g. ``config/x.toml: channels.actin.engine: no engine folder at engines/
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import os
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 

@@ -83,4 +83,4 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
         except runtime_errors() as error:
             daemon.stop()
             fail(console, str(error), RUN_ERROR)
-    console.print(status_table(daemon, "summary"))
+    console.print(status_table(daemon, "summary", final=True))

@@ -130,7 +130,7 @@ def watch(
     except runtime_errors() as error:
         daemon.stop()
         fail(console, str(error), RUN_ERROR)
-    console.print(status_table(daemon, f"summary: {taken} frames taken from {folder}"))
+    console.print(status_table(daemon, f"summary: {taken} frames taken from {folder}", final=True))
 
 
 def register(app: typer.Typer) -> None:

@@ -22,8 +22,12 @@ def _number(value: object, unit: str = "", digits: int = 1) -> str:
     return "-"
 
 
-def status_table(daemon: Daemon, title: str = "tcan-live") -> Table:
-    """Tabulate the counters: frames in/out, backlog, memory, speed, latency, errors, QC."""
+def status_table(daemon: Daemon, title: str = "tcan-live", final: bool = False) -> Table:
+    """Tabulate the counters: frames in/out, backlog, memory, speed, latency, errors, QC.
+
+    ``final``: the daemon has stopped, so frames lost can be counted (while running, frames
+    in flight between the pipeline's threads would blur that count).
+    """
     stats = daemon.stats()
     limits = daemon.config.performance
     table = Table(title=title, show_header=False, title_justify="left")
@@ -48,7 +52,8 @@ def status_table(daemon: Daemon, title: str = "tcan-live") -> Table:
         "latency",
         f"p50 {stats.latency_ms_p50:.0f} ms  p95 {stats.latency_ms_p95:.0f} ms",
     )
-    table.add_row("lost", str(stats.frames_lost))
+    if final:
+        table.add_row("lost", str(stats.frames_lost))
     last_error = daemon.errors[-1] if daemon.errors else ""
     table.add_row("errors", f"{stats.errors} {last_error}".strip())
     for channel, qc in sorted(daemon.last_qc.items()):

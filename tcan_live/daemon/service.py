@@ -124,12 +124,22 @@ class Daemon:
 
         Raises
         ------
+        DaemonError
+            The output store holds another acquisition's channels.
         LayoutMismatchError
-            The output store holds another acquisition.
+            The output store was not written by tcan-live.
         """
         if self.source is not None:
             raise RuntimeError("the daemon is already started")
         layout = stored_layout(self.output)
+        if layout is not None:
+            names = [channel.name for channel in layout.channels]
+            wanted = [channel.name for channel in self.channels]
+            if names != wanted:
+                raise DaemonError(
+                    f"{self.output} holds another acquisition (channels {names}, the config "
+                    f"has {wanted}): choose another output path"
+                )
         self.pipeline.start(layout)
         self._running = True
         # Frames already in the store (done or pending) are not taken again from the source.

@@ -15,7 +15,7 @@ from ome_zarr.reader import Reader
 from ome_zarr_models import open_ome_zarr
 from ome_zarr_models.v05.image import Image
 
-from tcan_live.daemon import Daemon
+from tcan_live.daemon import Daemon, DaemonError
 from tcan_live.preview.protocol import Preview
 from tcan_live.preview.subscriber import PreviewSubscriber
 from tcan_live.sources.demo_microscope import CHANNEL_GROUP, build_demo_core
@@ -126,6 +126,10 @@ def test_stop_without_drain_then_restart_completes_every_frame_once(
     assert journal_counts(out, "sr") == every and journal_counts(out, "raw") == every
     raw = zarr.open_array(out / "raw" / "0", mode="r")
     np.testing.assert_array_equal(np.asarray(raw), stack)
+
+    swapped = config.model_copy(update={"channels": dict(reversed(config.channels.items()))})
+    with Daemon(swapped, core=core) as other, pytest.raises(DaemonError, match="another acq"):
+        other.start()
 
 
 @pytest.mark.filterwarnings(NDSTORAGE_UNCLOSED_READER)

@@ -37,7 +37,7 @@ def test_watch_once_on_real_confocal_crops(
     crops = []
     for t, path in enumerate(originals):
         image, pixel_size_nm = read_tiff_stack(path)
-        assert pixel_size_nm == pytest.approx(248.0, rel=1e-3)
+        assert pixel_size_nm is not None and pixel_size_nm == pytest.approx(248.0, rel=1e-3)
         crops.append(np.asarray(image).reshape(512, 512)[200 : 200 + CROP, 200 : 200 + CROP])
         write_tiff(folder / f"t{t:03d}.tif", crops[-1], pixel_size_nm)
     out = tmp_path / "confocal.zarr"
