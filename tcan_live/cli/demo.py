@@ -26,7 +26,7 @@ def _summary(result: DemoResult) -> Table:
         ("super-resolved", f"{stats.enhanced} frames, {stats.skipped} skipped"),
         ("lost", str(stats.frames_lost)),
         ("raw pixels", f"{result.raw_pixel_size_nm:g} nm"),
-        ("speed", f"{stats.megapixels_per_s:.2f} MP/s input"),
+        ("speed", f"{stats.megapixels_per_s:.2f} MP/s input, averaged since start"),
         ("latency", f"p50 {stats.latency_ms_p50:.0f} ms, p95 {stats.latency_ms_p95:.0f} ms"),
         ("acquisition", f"{result.acquisition_s:.1f} s (MDA incl. simulation)"),
         ("total", f"{result.total_s:.1f} s"),

@@ -152,7 +152,12 @@ def run_demo(
                 on_tick()
     finally:
         stats = daemon.stop(drain=not stop.is_set())
-    composite = None if stats.enhanced == 0 else write_composite(store, out / COMPOSITE_NAME)
+    composite = None
+    try:
+        composite = write_composite(store, out / COMPOSITE_NAME)
+    except ValueError:  # interrupted before any time point was complete: nothing to compare
+        if not stop.is_set():
+            raise
     return DemoResult(
         store=store,
         composite=composite,

@@ -31,7 +31,7 @@ from tcan_live.sinks.base import ChannelInfo
 from tcan_live.sinks.omezarr import OmeZarrSink, stored_layout
 from tcan_live.sinks.rejected import RejectedFrames
 from tcan_live.sources.base import FrameSource
-from tcan_live.sources.config import make_source
+from tcan_live.sources.config import WatchSourceConfig, make_source
 from tcan_live.sources.pycromanager_hook import ImageProcessFn, PycromanagerSource
 from tcan_live.sources.replay import ReplaySource
 from tcan_live.sources.watch import WatchFolderSource
@@ -155,9 +155,13 @@ class Daemon:
 
     def run_once(self) -> int:
         """Watch source: take every frame already there, enhance all, stop; return the count."""
+        config = self.config.source
+        if not isinstance(config, WatchSourceConfig):
+            raise DaemonError(f"source.kind = {config.kind!r} has no one-pass mode")
+        if not config.root.is_dir():
+            raise DaemonError(f"watch root {config.root}: expected an existing folder")
         source = self.open()
-        if not isinstance(source, WatchFolderSource):
-            raise DaemonError(f"source.kind = {self.config.source.kind!r} has no one-pass mode")
+        assert isinstance(source, WatchFolderSource)  # built from a watch config
         try:
             taken = source.run_once(self.pipeline.submit)
         finally:

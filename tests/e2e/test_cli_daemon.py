@@ -104,3 +104,15 @@ def test_ctrl_c_stores_what_arrived_and_watch_once_completes_the_rest(
     assert once.exit_code == 0, once.output
     every = {(t, "microtubules"): 1 for t in range(frames)}
     assert journal_counts(out, "sr") == every and journal_counts(out, "raw") == every
+
+
+def test_watch_once_on_a_missing_folder_says_so(tiny_engines: Path, tmp_path: Path) -> None:
+    engine = str(tiny_engines / DEMO_ENGINES[0])
+    missing = tmp_path / "nowhere"
+    out = tmp_path / "o.zarr"
+    result = runner.invoke(
+        app, ["watch", str(missing), "--out", str(out), "--engine", engine, "--once"]
+    )
+    assert result.exit_code == 1
+    assert f"watch root {missing}: expected an existing folder" in result.output
+    assert not out.exists()
