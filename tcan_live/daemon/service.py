@@ -65,7 +65,7 @@ class Daemon:
 
     Examples
     --------
-    >>> daemon = Daemon(load_config("config/pycromanager.toml"))  # doctest: +SKIP
+    >>> daemon = Daemon(load_config("config/micromanager-gui.toml"))  # doctest: +SKIP
     >>> daemon.start()  # doctest: +SKIP
     >>> with Acquisition(folder, "run", image_process_fn=daemon.image_process_fn) as acq:
     ...     acq.acquire(events)  # doctest: +SKIP
