@@ -70,6 +70,67 @@ def bench_engine(
         console.print(f"results written to {json_out}")
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    engine: Annotated[Path, typer.Option("--engine", help="Engine folder.")],
+    frames: Annotated[int, typer.Option("--frames", help="Frames per pipeline run.")] = 200,
+    size: Annotated[int, typer.Option("--size", help="Frame side length in pixels.")] = 256,
+    paced_fraction: Annotated[
+        float,
+        typer.Option("--paced-fraction", help="Paced run's rate as a fraction of the engine's."),
+    ] = 0.5,
+    batch_frames: Annotated[int, typer.Option("--batch-frames", help="Frames per batch.")] = 4,
+    max_in_memory: Annotated[
+        int, typer.Option("--max-in-memory", help="Frames held in memory before spilling.")
+    ] = 32,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """Measure the whole daemon path (replay, store, engine, OME-Zarr) against the engine."""
+    from tcan_live.bench.pipeline import bench_pipeline as run
+    from tcan_live.engine.manifest import EngineError
+    from tcan_live.pipeline.daemon import PipelineLimits
+
+    console = Console()
+    limits = PipelineLimits(max_frames_in_memory=max_in_memory, batch_frames=batch_frames)
+    try:
+        report = run(
+            engine,
+            frames=frames,
+            size=size,
+            paced_fraction=paced_fraction,
+            limits=limits,
+            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+        )
+    except (EngineError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    table = Table(title=f"{frames} frames of {size} x {size}: pipeline against engine alone")
+    for header in ("run", "rate /s", "MP/s", "x engine", "p50 ms", "p99 ms", "backlog max"):
+        table.add_column(header, justify="left" if header == "run" else "right")
+    table.add_column("backlog slope /s", justify="right")
+    table.add_column("RSS growth MB", justify="right")
+    table.add_column("lost", justify="right")
+    table.add_row("engine alone", "", f"{report['engine_mp_per_s']:.3f}", "1.00", *[""] * 6)
+    for run_report in report["runs"]:
+        table.add_row(
+            run_report["mode"],
+            f"{run_report['rate_hz']:.2f}" if run_report["rate_hz"] else "max",
+            f"{run_report['pipeline_mp_per_s']:.3f}",
+            f"{run_report['pipeline_mp_per_s'] / report['engine_mp_per_s']:.2f}",
+            f"{run_report['latency_ms_p50']:.0f}",
+            f"{run_report['latency_ms_p99']:.0f}",
+            str(run_report["backlog_max"]),
+            f"{run_report['backlog_slope_per_s']:.3f}",
+            f"{run_report['rss_growth_mb']:.1f}",
+            str(run_report["frames_lost"]),
+        )
+    console.print(table)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"results written to {json_out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``bench`` command group to the CLI."""
     app.add_typer(bench_app, name="bench")

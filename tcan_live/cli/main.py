@@ -19,7 +19,9 @@ from tcan_live.cli import (
     model_info,
     preview,
     run,
+    ship_engine,
     simulate,
+    train,
     watch,
 )
 
@@ -59,6 +61,8 @@ bench.register(app)
 preview.register(app)
 simulate.register(app)
 evaluate.register(app)
+ship_engine.register(app)
+train.register(app)
 run.register(app)
 watch.register(app)
 demo.register(app)

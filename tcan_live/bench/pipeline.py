@@ -1,0 +1,239 @@
+"""``tcan-live bench pipeline``: the whole daemon path against the engine alone, in one run.
+
+Frames (a simulated time-lapse, replayed in loops with unique time indices) go through the
+replay source, the pipeline's durable raw store, the per-channel enhancer and the OME-Zarr
+writer, exactly as in an acquisition. In the same run the engine alone enhances the same
+frames (same enhancer, same batching), so the ratio of the two throughputs says what the
+daemon costs. Two acquisition rates are measured:
+
+* ``saturated``: the source is faster than the engine (as fast as possible); the pipeline's
+  sustained throughput is compared with the engine's;
+* ``paced``: the source runs at ``paced_fraction`` of the engine's measured frame rate; the
+  backlog must not grow.
+
+Resident memory is sampled throughout; its growth is measured from the end of a warm-up
+(the first tenth of the frames) to the end.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from tcan_live.pipeline.daemon import Pipeline, PipelineLimits
+from tcan_live.runtime import Engine
+from tcan_live.sinks.base import ChannelInfo
+from tcan_live.sinks.config import OutputConfig
+from tcan_live.sinks.omezarr import OmeZarrSink
+from tcan_live.sinks.rejected import RejectedFrames
+from tcan_live.sources.replay import ReplaySource
+
+_MB = 1024 * 1024
+CHANNEL = ChannelInfo("microtubules", "FF00FF")
+
+
+@dataclass
+class PipelineRun:
+    """What one pipeline run at one acquisition rate measured."""
+
+    mode: str
+    rate_hz: float
+    frames: int
+    seconds: float
+    pipeline_mp_per_s: float
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_p99: float
+    backlog_max: int
+    backlog_slope_per_s: float
+    in_memory_peak: int
+    rss_growth_mb: float
+    frames_lost: int
+    samples: list[dict[str, float]] = field(default_factory=list)
+
+
+def timelapse_frames(count: int, size: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Return a (count, 1, size, size) uint16 simulated microtubule movie and its pixel size."""
+    from training.simulate import SimulationConfig
+    from training.simulate.timelapse import simulate_timelapse
+
+    rng = np.random.default_rng(seed)
+    config = SimulationConfig()
+    movie = simulate_timelapse(("microtubules",), count, size, rng, config)
+    stack = np.clip(np.rint(movie.lr), 0, 65535).astype(np.uint16)
+    return stack, float(movie.pixel_size_nm)
+
+
+def engine_only(engine: Engine, stack: np.ndarray, pixel_size_nm: float, batch: int) -> float:
+    """Input megapixels per second of the engine alone, batching as the pipeline does."""
+    enhancer = engine.enhancer(mode="running")
+    frames = [(stack[t, 0], pixel_size_nm) for t in range(stack.shape[0])]
+    enhancer.enhance_many(frames[:batch])  # warm-up: arenas, first-call costs
+    start = time.perf_counter()
+    for first in range(0, len(frames), batch):
+        enhancer.enhance_many(frames[first : first + batch])
+    elapsed = time.perf_counter() - start
+    return stack[:, 0].size / 1e6 / elapsed
+
+
+def _slope(times: list[float], values: list[float]) -> float:
+    if len(times) < 3:
+        return 0.0
+    return float(np.polyfit(np.array(times), np.array(values, dtype=float), 1)[0])
+
+
+def run_pipeline(
+    engine: Engine,
+    stack: np.ndarray,
+    pixel_size_nm: float,
+    *,
+    frames: int,
+    rate_hz: float,
+    mode: str,
+    limits: PipelineLimits,
+    workdir: Path,
+    sample_every_s: float = 0.25,
+) -> PipelineRun:
+    """Replay ``frames`` frames through a fresh pipeline and store; measure as it runs."""
+    out = workdir / f"{mode}.zarr"
+    store = OmeZarrSink(OutputConfig(path=out, fsync=False))
+    pipeline = Pipeline(
+        (CHANNEL,),
+        {CHANNEL.name: engine.enhancer(mode="running")},
+        store,
+        [store],
+        rejected=RejectedFrames(out / "tcan_live" / "rejected"),
+        limits=limits,
+    )
+    loops = -(-frames // stack.shape[0])
+    source = ReplaySource.from_stack(
+        stack, [CHANNEL.name], pixel_size_nm, rate_hz=rate_hz, loops=loops
+    )
+    process = psutil.Process()
+    samples: list[dict[str, float]] = []
+    stop_sampling = threading.Event()
+    start = time.monotonic()
+
+    def sample() -> None:
+        while not stop_sampling.wait(sample_every_s):
+            snap = pipeline.stats.snapshot()
+            samples.append(
+                {
+                    "t_s": time.monotonic() - start,
+                    "rss_mb": process.memory_info().rss / _MB,
+                    "received": snap.received,
+                    "enhanced": snap.enhanced,
+                    "backlog": snap.backlog,
+                    "in_memory": snap.in_memory,
+                }
+            )
+
+    submitted = 0
+    limit_reached = threading.Event()
+
+    def emit(frame: Any) -> None:
+        nonlocal submitted
+        if submitted < frames:
+            pipeline.submit(frame)
+            submitted += 1
+            if submitted == frames:
+                limit_reached.set()
+
+    sampler = threading.Thread(target=sample, name="bench-sampler", daemon=True)
+    pipeline.start()
+    sampler.start()
+    source.start(emit)
+    limit_reached.wait()
+    source.stop()
+    idle = pipeline.wait_idle(timeout=3600)
+    elapsed = time.monotonic() - start
+    stop_sampling.set()
+    sampler.join()
+    pipeline.stop()
+    store.close()
+    snap = pipeline.stats.snapshot()
+    # Never received, or neither enhanced nor skipped (a backlog left after the time-out).
+    lost = snap.frames_lost + (frames - snap.received) + (0 if idle else snap.backlog)
+    warm = [s for s in samples if s["received"] >= frames / 10] or samples
+    growth = (warm[-1]["rss_mb"] - warm[0]["rss_mb"]) if warm else 0.0
+    paced = [s for s in samples if s["received"] < frames]  # while frames were arriving
+    return PipelineRun(
+        mode=mode,
+        rate_hz=rate_hz,
+        frames=frames,
+        seconds=elapsed,
+        pipeline_mp_per_s=snap.megapixels_in / elapsed,
+        latency_ms_p50=snap.latency_ms_p50,
+        latency_ms_p95=snap.latency_ms_p95,
+        latency_ms_p99=snap.latency_ms_p99,
+        backlog_max=max((int(s["backlog"]) for s in samples), default=0),
+        backlog_slope_per_s=_slope([s["t_s"] for s in paced], [s["backlog"] for s in paced]),
+        in_memory_peak=snap.in_memory_peak,
+        rss_growth_mb=growth,
+        frames_lost=lost,
+        samples=samples,
+    )
+
+
+def bench_pipeline(
+    engine_dir: Path,
+    *,
+    frames: int = 200,
+    size: int = 256,
+    paced_fraction: float = 0.5,
+    limits: PipelineLimits | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Measure engine-only and pipeline throughput side by side; return the JSON report."""
+    from tcan_live.runtime import load_engine
+
+    limits = limits or PipelineLimits()
+    engine = load_engine(engine_dir)
+    stack, pixel_size_nm = timelapse_frames(min(frames, 20), size)
+    log(f"engine alone on {stack.shape[0]} frames of {size} x {size}")
+    engine_mp_per_s = engine_only(engine, stack, pixel_size_nm, limits.batch_frames)
+    engine_fps = engine_mp_per_s / (size * size / 1e6)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="tcan-bench-") as workdir:
+        for mode, rate in (("saturated", 0.0), ("paced", paced_fraction * engine_fps)):
+            log(f"pipeline, {mode}: {frames} frames at {rate or 'max'} frames/s")
+            runs.append(
+                run_pipeline(
+                    engine,
+                    stack,
+                    pixel_size_nm,
+                    frames=frames,
+                    rate_hz=rate,
+                    mode=mode,
+                    limits=limits,
+                    workdir=Path(workdir),
+                )
+            )
+    engine.close()
+    saturated, paced = runs
+    return {
+        "engine": str(engine_dir),
+        "frames": frames,
+        "size": size,
+        "engine_mp_per_s": engine_mp_per_s,
+        "pipeline_mp_per_s": saturated.pipeline_mp_per_s,
+        "pipeline_vs_engine": saturated.pipeline_mp_per_s / engine_mp_per_s,
+        "latency_ms_p50": saturated.latency_ms_p50,
+        "latency_ms_p99": saturated.latency_ms_p99,
+        "paced_rate_hz": paced.rate_hz,
+        "paced_latency_ms_p50": paced.latency_ms_p50,
+        "paced_latency_ms_p99": paced.latency_ms_p99,
+        "paced_backlog_max": paced.backlog_max,
+        "paced_backlog_slope_per_s": paced.backlog_slope_per_s,
+        "rss_growth_mb": max(saturated.rss_growth_mb, paced.rss_growth_mb),
+        "frames_lost": saturated.frames_lost + paced.frames_lost,
+        "runs": [asdict(run) for run in runs],
+    }

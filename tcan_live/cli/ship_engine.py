@@ -1,0 +1,46 @@
+"""``tcan-live ship-engine``: make a default engine from a trained checkpoint."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+
+def ship_engine(
+    checkpoint: Path = typer.Argument(..., help="Trained checkpoint (best.safetensors)."),
+    structure: str = typer.Option(..., "--structure", help="beads, microtubules, actin, rings."),
+    out: Path = typer.Option(..., "--out", help="Engine folder, e.g. engines/actin-small."),
+    count: int = typer.Option(8, "--count", help="Held-out images."),
+    size: int = typer.Option(256, "--size", help="Held-out image side (px)."),
+    tile: int = typer.Option(256, "--tile", help="Engine tile size."),
+) -> None:
+    """Build the onnxruntime engine, evaluate it on held-out data, write its model card."""
+    from tcan_live.engine.manifest import EngineError
+    from training.ship import HELD_OUT_SEED, HeldOutSpec
+    from training.ship import ship_engine as ship
+
+    console = Console(soft_wrap=True)
+    command = shlex.join(["tcan-live", *sys.argv[1:]])
+    try:
+        ship(
+            checkpoint,
+            out,
+            structure,
+            held_out=HeldOutSpec(structure, count, size, HELD_OUT_SEED),
+            tile=tile,
+            ship_command=command,
+            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+        )
+    except (EngineError, ValueError) as error:
+        console.print(f"[red]error:[/red] {str(error).splitlines()[0]}")
+        raise typer.Exit(1) from None
+    console.print((out / "MODEL_CARD.md").read_text())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the CLI."""
+    app.command("ship-engine")(ship_engine)

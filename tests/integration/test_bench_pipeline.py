@@ -1,0 +1,41 @@
+"""tcan-live bench pipeline at a tiny size: the report's keys and its invariants."""
+
+import json
+from pathlib import Path
+
+import torch
+from typer.testing import CliRunner
+
+from tcan_live.cli.main import app
+from tests.synthetic import tiny_checkpoint
+
+runner = CliRunner()
+
+
+def test_bench_pipeline_reports_the_ratio_and_loses_nothing(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    checkpoint = tiny_checkpoint(tmp_path / "bench.safetensors")
+    engine = tmp_path / "engine"
+    build = ["build-engine", str(checkpoint), "--backend", "onnxruntime", "--tile", "32"]
+    built = runner.invoke(app, [*build, "--out", str(engine)])
+    assert built.exit_code == 0, built.output
+    report_path = tmp_path / "bench.json"
+    bench = ["bench", "pipeline", "--engine", str(engine), "--frames", "24", "--size", "48"]
+    result = runner.invoke(app, [*bench, "--max-in-memory", "4", "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    for key in (
+        "engine_mp_per_s",
+        "pipeline_mp_per_s",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "rss_growth_mb",
+        "frames_lost",
+    ):
+        assert key in report
+    assert report["frames_lost"] == 0
+    assert report["engine_mp_per_s"] > 0 and report["pipeline_mp_per_s"] > 0
+    saturated, paced = report["runs"]
+    assert saturated["in_memory_peak"] <= 4 and paced["in_memory_peak"] <= 4
+    assert paced["rate_hz"] > 0 and saturated["rate_hz"] == 0
+    assert "pipeline against engine alone" in result.output
