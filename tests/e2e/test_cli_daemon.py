@@ -116,3 +116,45 @@ def test_watch_once_on_a_missing_folder_says_so(tiny_engines: Path, tmp_path: Pa
     assert result.exit_code == 1
     assert f"watch root {missing}: expected an existing folder" in result.output
     assert not out.exists()
+
+
+def _tiffs(folder: Path, times: list[int]) -> list[np.ndarray]:
+    rng = np.random.default_rng(6)
+    images = [rng.integers(100, 3000, (32, 40), np.uint16) for _ in times]
+    for t, image in zip(times, images, strict=True):
+        write_tiff(folder / f"frame_t{t}.tif", image, 50.0)
+    return images
+
+
+def test_run_a_replay_config_until_its_files_are_done(tiny_engines: Path, tmp_path: Path) -> None:
+    images = _tiffs(tmp_path / "files", [0, 1])
+    config = tmp_path / "replay.toml"
+    config.write_text(
+        '[source]\nkind = "replay"\nfiles = ["files/frame_t0.tif", "files/frame_t1.tif"]\n'
+        'default_channel = "actin"\n'
+        f'[channels.actin]\nengine = "{tiny_engines / DEMO_ENGINES[1]}"\n'
+        '[output]\npath = "replayed.zarr"\nfsync = false\n[preview]\nenabled = false\n'
+    )
+    result = runner.invoke(app, ["run", "--config", str(config), "--no-dashboard"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "replayed.zarr"  # beside the config, not in the working directory
+    assert journal_counts(out, "sr") == {(0, "actin"): 1, (1, "actin"): 1}
+    raw = np.asarray(zarr.open_array(out / "raw" / "0", mode="r"))
+    np.testing.assert_array_equal(raw[:, 0], np.stack(images))
+
+
+def test_watch_takes_channels_and_pattern_from_a_config(tiny_engines: Path, tmp_path: Path) -> None:
+    _tiffs(tmp_path / "acq", [3, 7])
+    config = tmp_path / "watch.toml"
+    config.write_text(
+        '[source]\nkind = "watch"\nroot = "elsewhere"\npattern = \'t(?P<t>\\d+)\\.tif$\'\n'
+        'default_channel = "microtubules"\n'
+        f'[channels.microtubules]\nengine = "{tiny_engines / DEMO_ENGINES[0]}"\n'
+        '[output]\npath = "ignored.zarr"\nfsync = false\n[preview]\nenabled = false\n'
+    )
+    out = tmp_path / "given.zarr"
+    command = ["watch", str(tmp_path / "acq"), "--out", str(out), "--config", str(config)]
+    result = runner.invoke(app, [*command, "--once"])
+    assert result.exit_code == 0, result.output
+    assert journal_counts(out, "sr") == {(3, "microtubules"): 1, (7, "microtubules"): 1}
+    assert not (tmp_path / "ignored.zarr").exists()
