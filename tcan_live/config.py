@@ -10,11 +10,11 @@ field, e.g. ``config/x.toml: channels.actin.engine: no engine folder at engines/
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tcan_live.pipeline.channels import ChannelConfig
