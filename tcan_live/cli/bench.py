@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tcan_live.cli.errors import one_line_errors, step_logger
+
 bench_app = typer.Typer(help="Measure throughput, side by side in one run.", no_args_is_help=True)
 
 
@@ -30,10 +32,9 @@ def bench_engine(
 ) -> None:
     """Throughput (input megapixels/s) of torch eager fp32 and each ENGINE, same frames."""
     from tcan_live.bench.engines import bench_report, run_bench
-    from tcan_live.engine.manifest import EngineError
 
     console = Console()
-    try:
+    with one_line_errors(console):
         runs = run_bench(
             engine,
             frames=frames,
@@ -41,26 +42,25 @@ def bench_engine(
             repeats=repeats,
             checkpoint=checkpoint,
             device=device,
-            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+            log=step_logger(console),
         )
-    except (EngineError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        raise typer.Exit(1) from None
-    table = Table(title=f"{frames} frames of {size} x {size} through the full enhancer")
-    headers = ("run", "backend", "precision", "preset", "tile/batch", "MP/s", "s/frame")
-    for header in (*headers, "x eager", "peak RSS MB", "CUDA MB"):
-        table.add_column(header, justify="left" if header in headers[:5] else "right")
+    table = Table(
+        title=f"{frames} frames of {size} x {size} through the full enhancer",
+        caption="MP/s: input megapixels per second, best repeat; model: preset, scale, tile, "
+        "batch; RSS: peak during the run + increase over its start.",
+    )
+    headers = ("run", "backend", "model", "MP/s", "s/frame", "x eager", "RSS MB", "CUDA MB")
+    for header in headers:
+        table.add_column(header, justify="left" if header in headers[:3] else "right")
     for run in runs:
         table.add_row(
-            run.label,
-            run.backend,
-            run.precision,
-            f"{run.preset} x{run.scale}",
-            f"{run.tile}/{run.max_batch}",
-            f"{run.megapixels_per_s:.3f}",
+            "torch eager" if run.engine is None else Path(run.engine).name,
+            f"{run.backend} {run.precision}",
+            f"{run.preset} x{run.scale} t{run.tile} b{run.max_batch}",
+            f"{run.megapixels_per_s:.3g}",
             f"{min(run.seconds) / run.frames:.2f}",
             "" if run.speedup_vs_eager is None else f"{run.speedup_vs_eager:.2f}",
-            f"{run.peak_rss_mb:.0f} (+{run.rss_increase_mb:.0f})",
+            f"{run.peak_rss_mb:.0f} +{run.rss_increase_mb:.0f}",
             "" if run.peak_cuda_mb is None else f"{run.peak_cuda_mb:.0f}",
         )
     console.print(table)

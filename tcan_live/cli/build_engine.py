@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tcan_live.cli.errors import one_line_errors, step_logger
+
 
 def build_engine(
     checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint.")],
@@ -29,11 +31,10 @@ def build_engine(
 ) -> None:
     """Export CHECKPOINT to ONNX, build the engine, check parity, write DIR/manifest.json."""
     from tcan_live.engine.build import build_engine as build
-    from tcan_live.engine.manifest import EngineError
 
     console = Console()
     target = out or Path("engines") / f"{checkpoint.stem}-{backend}-{precision}-{tile}"
-    try:
+    with one_line_errors(console):
         result = build(
             checkpoint,
             backend,
@@ -44,11 +45,8 @@ def build_engine(
             max_batch=max_batch,
             tolerance=tolerance,
             torch_compile=torch_compile,
-            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+            log=step_logger(console),
         )
-    except (EngineError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        raise typer.Exit(1) from None
     manifest = result.manifest
     parity = Table(title="Parity against torch fp32 (fft spectrum)")
     for column in ("artefact", "device", "max abs error", "max rel error", "tolerance", ""):

@@ -27,7 +27,7 @@ KINDS: dict[str, BackendKind] = {
         ort_backend.ENGINE_FILE,
         ("fp32",),
         ort_backend.open_backend,
-        "the onnxruntime engine is the CPU engine: fp32 only (no fp16 convolutions on x86)",
+        "the onnxruntime engine is the CPU engine: fp32 only (fp16 measured no faster there)",
     ),
     "tensorrt": BackendKind(
         "tensorrt",

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -9,6 +8,7 @@ import torch
 
 from tcan_live.engine.build import build_engine
 from tcan_live.engine.load import load_backend
+from tcan_live.engine.machine import installed_version
 from tcan_live.engine.manifest import MANIFEST_NAME, EngineError, read_manifest, sha256_file
 from tcan_live.engine.parity import ParityError, probe_tiles, reference_output
 from tcan_live.engine.torch_eager import TorchEagerBackend
@@ -16,7 +16,7 @@ from tcan_live.model import load_checkpoint
 from tests.synthetic import tiny_checkpoint
 
 TILE = 32
-HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+HAS_TENSORRT = installed_version("tensorrt") is not None  # imports it: libraries must load
 HAS_CUDA = torch.cuda.is_available()
 
 
@@ -162,7 +162,7 @@ def test_missing_tensorrt_is_one_clear_line(
     with pytest.raises(EngineError) as caught:
         build_engine(checkpoint, "tensorrt", tmp_path / "trt", tile=TILE)
     message = str(caught.value)
-    assert message.startswith("TensorRT is not available (ModuleNotFoundError")
+    assert message.startswith("TensorRT is not available (")
     assert "--backend onnxruntime" in message and "\n" not in message
     assert not (tmp_path / "trt").exists()
     # A TensorRT engine folder brought to this machine is refused the same way on load.
