@@ -239,7 +239,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
     Parameters
     ----------
     path
-        A TOML file (see ``config/train/`` and docs/readme/trainer.md for the format).
+        A TOML file (see ``config/train/`` and docs/trainer.md for the format).
 
     Raises
     ------

@@ -65,7 +65,7 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
         fail(
             console,
             f"source.kind = {kind!r} runs inside your acquisition script (Daemon(config) in "
-            "Python, see docs/readme/daemon.md); the command serves watch and replay sources",
+            "Python, see docs/daemon.md); the command serves watch and replay sources",
             CONFIG_ERROR,
         )
     stop = threading.Event()
