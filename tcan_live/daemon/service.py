@@ -144,8 +144,15 @@ class Daemon:
         self._running = True
         # Frames already in the store (done or pending) are not taken again from the source.
         stored = self.store.completed() | set(self.store.pending()) if layout else set()
+        origins = (
+            {str(row.get("origin")) for row in self.store.frame_records()} if layout else set()
+        )
         self.source = make_source(
-            self.config.source, core=self._core, on_error=self._source_error, skip_keys=stored
+            self.config.source,
+            core=self._core,
+            on_error=self._source_error,
+            skip_keys=stored,
+            skip_origins=origins,
         )
         return self.source
 

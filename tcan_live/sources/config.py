@@ -169,6 +169,7 @@ def make_source(
     core: CMMCorePlus | None = None,
     on_error: Callable[[Path, str], None] | None = None,
     skip_keys: Iterable[tuple[int, str]] = (),
+    skip_origins: Iterable[str] = (),
 ) -> FrameSource:
     """Build the source a config describes.
 
@@ -182,6 +183,8 @@ def make_source(
         ``on_error(path, message)`` for file problems (watch, and the pycromanager hook).
     skip_keys
         (t, channel) pairs already processed (watch: never delivered again).
+    skip_origins
+        Origins of frames an earlier run stored (watch: those files are not taken again).
     """
     if isinstance(config, PymmcorePlusSourceConfig):
         from tcan_live.sources.mmcore import MMCoreSource
@@ -217,6 +220,7 @@ def make_source(
             settle_s=config.settle_s,
             give_up_after_s=config.give_up_after_s,
             skip_keys=skip_keys,
+            skip_origins=skip_origins,
             on_error=on_error,
         )
     from tcan_live.sources.file_frames import read_file_frames
