@@ -7,7 +7,7 @@ Every section refuses unknown fields, so a misspelt key is reported with its dot
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,11 +17,6 @@ from tcan_live.model import DiscriminatorConfig, GeneratorConfig, NormalizationS
 from tcan_live.model import generator_config as preset_generator_config
 from training.simulate import SimulationConfig
 from training.simulate import preset as simulation_preset
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 ships no TOML reader
-    import tomli as tomllib
 
 Structure = Literal["beads", "microtubules", "actin", "rings"]
 Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -244,7 +239,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
     Parameters
     ----------
     path
-        A TOML file (see ``config/train/`` and docs/readme/trainer.md for the format).
+        A TOML file (see ``config/train/`` and docs/trainer.md for the format).
 
     Raises
     ------

@@ -243,8 +243,11 @@ def ship_engine(
     held_out = held_out or HeldOutSpec(structure, 8, 256, HELD_OUT_SEED)
     regression = regression or HeldOutSpec(structure, 2, 96, REGRESSION_SEED, lr_iterations=10)
     started = time.monotonic()
-    build_engine(checkpoint, "onnxruntime", out, tile=tile, max_batch=max_batch, log=log)
-    shutil.copyfile(checkpoint, out / "checkpoint.safetensors")
+    out.mkdir(parents=True, exist_ok=True)
+    shipped = out / "checkpoint.safetensors"
+    shutil.copyfile(checkpoint, shipped)
+    # Built from the copy inside the folder, so the manifest's checkpoint path travels with it.
+    build_engine(shipped, "onnxruntime", out, tile=tile, max_batch=max_batch, log=log)
     log(f"evaluating on the held-out set ({held_out.count} x {held_out.size} px)")
     metrics = evaluate_engine(out, held_out, out / "evaluation")
     log("evaluating the regression set")
@@ -252,7 +255,7 @@ def ship_engine(
         regression_metrics = evaluate_engine(out, regression, Path(scratch))
     write_model_card(
         out,
-        out / "checkpoint.safetensors",
+        shipped,
         held_out,
         metrics,
         regression,

@@ -12,7 +12,9 @@ daemon costs. Two acquisition rates are measured:
   backlog must not grow.
 
 Resident memory is sampled throughout; its growth is measured from the end of a warm-up
-(the first tenth of the frames) to the end.
+(the first tenth of the frames) to the end. Latency drift is the median latency of the last
+tenth of the frames over that of the first tenth (meaningful in the paced run, where the
+source does not outrun the engine).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class PipelineRun:
     in_memory_peak: int
     rss_growth_mb: float
     frames_lost: int
+    latency_drift: float
     samples: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -160,6 +163,13 @@ def run_pipeline(
     pipeline.stop()
     store.close()
     snap = pipeline.stats.snapshot()
+    latencies = pipeline.stats.latencies_ms()
+    tenth = max(1, len(latencies) // 10)
+    drift = (
+        float(np.median(latencies[-tenth:]) / max(float(np.median(latencies[:tenth])), 1e-9))
+        if latencies
+        else float("nan")
+    )
     # Never received, or neither enhanced nor skipped (a backlog left after the time-out).
     lost = snap.frames_lost + (frames - snap.received) + (0 if idle else snap.backlog)
     warm = [s for s in samples if s["received"] >= frames / 10] or samples
@@ -179,6 +189,7 @@ def run_pipeline(
         in_memory_peak=snap.in_memory_peak,
         rss_growth_mb=growth,
         frames_lost=lost,
+        latency_drift=drift,
         samples=samples,
     )
 
@@ -233,6 +244,7 @@ def bench_pipeline(
         "paced_latency_ms_p99": paced.latency_ms_p99,
         "paced_backlog_max": paced.backlog_max,
         "paced_backlog_slope_per_s": paced.backlog_slope_per_s,
+        "paced_latency_drift": paced.latency_drift,
         "rss_growth_mb": max(saturated.rss_growth_mb, paced.rss_growth_mb),
         "frames_lost": saturated.frames_lost + paced.frames_lost,
         "runs": [asdict(run) for run in runs],

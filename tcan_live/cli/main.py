@@ -13,13 +13,16 @@ from tcan_live import __version__
 from tcan_live.cli import (
     bench,
     build_engine,
+    demo,
     evaluate,
     infer,
     model_info,
     preview,
+    run,
     ship_engine,
     simulate,
     train,
+    watch,
 )
 
 app = typer.Typer(
@@ -60,3 +63,6 @@ simulate.register(app)
 evaluate.register(app)
 ship_engine.register(app)
 train.register(app)
+run.register(app)
+watch.register(app)
+demo.register(app)

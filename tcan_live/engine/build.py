@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tcan_live import __version__
@@ -194,7 +194,7 @@ def build_engine(
             parity=onnx_parity,  # the engine's own figures replace these below
             onnx_parity=onnx_parity,
             torch_compile=torch_compile,
-            created=datetime.now(timezone.utc),
+            created=datetime.now(UTC),
             tcan_live_version=__version__,
             gpu_name=gpu.name if gpu else None,
             compute_capability=gpu.compute_capability if gpu else None,

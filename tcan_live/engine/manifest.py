@@ -52,7 +52,7 @@ class ParityFigures(_Frozen):
 
 
 class EngineManifest(_Frozen):
-    """Contents of ``manifest.json`` (see ``docs/readme/engines.md`` for every field)."""
+    """Contents of ``manifest.json`` (see ``docs/engines.md`` for every field)."""
 
     format_version: Literal[1] = FORMAT_VERSION
     model_name: str

@@ -2,7 +2,7 @@
 
 It runs the fp32 ONNX only. The fp16 ONNX does run on onnxruntime's CPU provider, but measured
 here it was not faster beyond the noise and it costs ~1e-3 relative error (see
-docs/readme/engines.md); fp16 is TensorRT's and the torch backend's business, on GPUs.
+docs/engines.md); fp16 is TensorRT's and the torch backend's business, on GPUs.
 """
 
 from __future__ import annotations

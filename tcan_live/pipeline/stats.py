@@ -75,6 +75,11 @@ class PipelineStats:
             self.megapixels_in += megapixels
             self._latencies.append(latency_s * 1e3)
 
+    def latencies_ms(self) -> list[float]:
+        """Return the per-frame latencies (ms) of the last ``window`` frames, oldest first."""
+        with self._lock:
+            return list(self._latencies)
+
     def snapshot(self) -> StatsSnapshot:
         """Return a consistent copy of all counters."""
         with self._lock:

@@ -3,7 +3,7 @@
 Topic: ``"<kind>/<channel>"`` in UTF-8 (``sr/microtubules``, ``raw/actin``,
 ``composite/microtubules+actin``), so a subscriber filters by prefix (``"sr/"``).
 Header: a UTF-8 JSON object whose ``version`` is :data:`PROTOCOL_VERSION`; fields in
-docs/readme/outputs.md. Pixels: the image in C order, little-endian, ``shape`` and ``dtype`` as in
+docs/outputs.md. Pixels: the image in C order, little-endian, ``shape`` and ``dtype`` as in
 the header. Decoding checks every field, so malformed or hostile messages are refused with a
 one-line :class:`ProtocolError` instead of reaching numpy.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class OutputConfig(BaseModel):
@@ -21,6 +21,8 @@ class OutputConfig(BaseModel):
     fsync
         Force every frame and journal record to stable storage before it counts as written
         (survives power loss, at the cost of a disk flush per frame).
+    time_increment_s
+        Interval between time points, written to the NGFF ``t`` axis scale (none: unknown).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -28,3 +30,4 @@ class OutputConfig(BaseModel):
     path: Path
     include_raw: bool = True
     fsync: bool = True
+    time_increment_s: float | None = Field(None, gt=0)

@@ -1,6 +1,6 @@
 """OME-Zarr (NGFF 0.5, Zarr v3) output that is also the daemon's durable raw backlog.
 
-Layout of ``OUT.zarr`` (see docs/readme/outputs.md)::
+Layout of ``OUT.zarr`` (see docs/outputs.md)::
 
     zarr.json                 root group; attribute ``tcan_live`` holds the acquisition layout
     sr/    zarr.json, 0/      NGFF image: super-resolved frames, float32 (t, c, y, x)

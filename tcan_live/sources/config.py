@@ -117,25 +117,36 @@ class SourceConfigError(ValueError):
     """A source section that does not validate; the message names the field."""
 
 
-def describe_validation_error(exc: ValidationError, section: str = "source") -> str:
-    """One line per problem: ``section.field: what was expected (got value)``."""
+def validation_problems(exc: ValidationError, section: str = "source") -> list[str]:
+    """One line per problem: ``section.field: what was expected (got value)``.
+
+    ``section`` prefixes every field (empty: none, for a whole document). The tag pydantic
+    puts after a source section's location (its ``kind``) is left out of the field name.
+    """
+    kinds = ", ".join(SOURCE_KINDS)
     lines = []
     for error in exc.errors():
         location = [str(part) for part in error["loc"]]
-        if location and location[0] in SOURCE_KINDS:
-            location = location[1:]  # pydantic prefixes the union member's tag
-        field = ".".join([section, *location])
+        source_at = 0 if section else 1  # where a source section's location starts
+        if section == "" and (not location or location[0] != "source"):
+            source_at = -1
+        if source_at >= 0 and len(location) > source_at and location[source_at] in SOURCE_KINDS:
+            del location[source_at]  # pydantic prefixes the union member's tag
+        field = ".".join(part for part in [section, *location] if part)
         message = error["msg"]
         if error["type"] == "union_tag_invalid":
-            message = f"expected kind to be one of {', '.join(SOURCE_KINDS)}"
-            field = f"{section}.kind"
+            field, message = f"{field}.kind", f"expected kind to be one of {kinds}"
         elif error["type"] == "union_tag_not_found":
-            message = f"missing kind: expected one of {', '.join(SOURCE_KINDS)}"
-            field = f"{section}.kind"
+            field, message = f"{field}.kind", f"missing kind: expected one of {kinds}"
         elif "input" in error and error["type"] not in ("missing", "extra_forbidden"):
             message = f"{message} (got {error['input']!r})"
         lines.append(f"{field}: {message}")
-    return "; ".join(lines)
+    return lines
+
+
+def describe_validation_error(exc: ValidationError, section: str = "source") -> str:
+    """All problems of ``exc`` on one line, separated by ``; `` (see validation_problems)."""
+    return "; ".join(validation_problems(exc, section))
 
 
 def parse_source_config(data: Mapping[str, Any], section: str = "source") -> SourceConfig:
@@ -158,6 +169,7 @@ def make_source(
     core: CMMCorePlus | None = None,
     on_error: Callable[[Path, str], None] | None = None,
     skip_keys: Iterable[tuple[int, str]] = (),
+    skip_origins: Iterable[str] = (),
 ) -> FrameSource:
     """Build the source a config describes.
 
@@ -171,6 +183,8 @@ def make_source(
         ``on_error(path, message)`` for file problems (watch, and the pycromanager hook).
     skip_keys
         (t, channel) pairs already processed (watch: never delivered again).
+    skip_origins
+        Origins of frames an earlier run stored (watch: those files are not taken again).
     """
     if isinstance(config, PymmcorePlusSourceConfig):
         from tcan_live.sources.mmcore import MMCoreSource
@@ -206,6 +220,7 @@ def make_source(
             settle_s=config.settle_s,
             give_up_after_s=config.give_up_after_s,
             skip_keys=skip_keys,
+            skip_origins=skip_origins,
             on_error=on_error,
         )
     from tcan_live.sources.file_frames import read_file_frames

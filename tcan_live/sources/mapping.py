@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +72,16 @@ class FrameMapper:
         self._next_t: dict[str, int] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
 
+    def origin(self, raw: RawFrame, path: Path) -> str:
+        """Return the origin a frame read from ``path`` gets (file and position in it)."""
+        return f"{self._origin_prefix}:{path}{raw.where}"
+
+    def continue_after(self, keys: Iterable[tuple[int, str]]) -> None:
+        """Continue arrival numbering after these (t, channel) keys (a resumed run)."""
+        with self._lock:
+            for t, channel in keys:
+                self._next_t[channel] = max(self._next_t.get(channel, 0), t + 1)
+
     def to_frame(self, raw: RawFrame, path: Path, relative: str | None = None) -> Frame:
         """Build the checked :class:`Frame` for ``raw`` read from ``path``.
 
@@ -102,7 +112,7 @@ class FrameMapper:
             channel=channel,
             pixel_size_nm=pixel_size,
             timestamp=raw.timestamp if raw.timestamp is not None else time.time(),
-            origin=f"{self._origin_prefix}:{path}{raw.where}",
+            origin=self.origin(raw, path),
             metadata=dict(raw.metadata),
         )
 

@@ -82,7 +82,12 @@ class WatchFolderSource:
     give_up_after_s
         How long an unchanged but unreadable file is retried before it is reported.
     skip_keys
-        (t, channel) pairs that are already processed; never delivered.
+        (t, channel) pairs that are already processed; never delivered. Frames numbered by
+        arrival (no time index in the file or its name) continue after the highest of them.
+    skip_origins
+        Origins (file and position) of frames already stored by an earlier run; never
+        delivered again. A restart recognises files by these, since arrival numbering can
+        differ between runs.
     on_error
         ``on_error(path, message)`` for every problem; logged when omitted.
     """
@@ -99,6 +104,7 @@ class WatchFolderSource:
         settle_s: float = 1.0,
         give_up_after_s: float = 30.0,
         skip_keys: Iterable[tuple[int, str]] = (),
+        skip_origins: Iterable[str] = (),
         on_error: ErrorCallback | None = None,
     ) -> None:
         self.root = Path(root)
@@ -112,6 +118,8 @@ class WatchFolderSource:
         self._tick_s = max(min(settle_s, poll_interval_s if polling else settle_s) / 2, 0.05)
         self._on_error = on_error or log_error
         self._skip_keys = set(skip_keys)
+        self._skip_origins = set(skip_origins)
+        mapper.continue_after(self._skip_keys)
         self._delivered: dict[tuple[int, str], str] = {}
         self._taken_files: set[Path] = set()
         self._refused: set[Path] = set()
@@ -378,6 +386,9 @@ class WatchFolderSource:
                 self._deliver(path, result)
 
     def _deliver(self, path: Path, raw: RawFrame) -> None:
+        if self._mapper.origin(raw, path) in self._skip_origins:
+            log.debug("%s%s: stored by an earlier run, skipped", path, raw.where)
+            return
         try:
             frame = self._mapper.to_frame(raw, path, self._relative(path))
         except BadFrameError as exc:

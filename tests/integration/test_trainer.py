@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import csv
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import tifffile
-import tomllib
 import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner

@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def manifest(**changes: Any) -> EngineManifest:
         "checkpoint_path": "/data/model.safetensors",
         "parity": parity,
         "onnx_parity": parity,
-        "created": datetime(2026, 11, 21, tzinfo=timezone.utc),
+        "created": datetime(2026, 11, 21, tzinfo=UTC),
         "tcan_live_version": "0.1.0",
     }
     return EngineManifest(**{**fields, **changes})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 
 from tcan_live.sources.config import (
     ReplaySourceConfig,
@@ -81,8 +81,16 @@ def test_make_source_builds_each_kind(tmp_path: Path) -> None:
         make_source(parse_source_config({"kind": "pymmcore-plus"}))
 
 
-@pytest.mark.parametrize("name", ["pymmcore-plus", "pycromanager", "watch", "replay"])
-def test_shipped_example_configs_validate(name: str) -> None:
-    document = tomllib.loads((REPO / "config" / f"sources-{name}.toml").read_text())
+@pytest.mark.parametrize(
+    ("file", "kind"),
+    [
+        ("pymmcore-plus", "pymmcore-plus"),
+        ("micromanager-gui", "pycromanager"),
+        ("watch-folder", "watch"),
+        ("replay", "replay"),
+    ],
+)
+def test_shipped_example_configs_validate(file: str, kind: str) -> None:
+    document = tomllib.loads((REPO / "config" / f"{file}.toml").read_text())
     config = parse_source_config(document["source"])
-    assert config.kind == name
+    assert config.kind == kind

@@ -1,0 +1,86 @@
+"""What ``tcan-live run``, ``watch`` and ``demo`` share.
+
+Building a daemon with one-line errors and exit codes (2: bad configuration, 1: cannot run),
+and serving it until stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from tcan_live.config import DaemonConfig
+    from tcan_live.daemon.service import Daemon
+
+CONFIG_ERROR = 2
+RUN_ERROR = 1
+
+
+def fail(console: Console, message: str, code: int) -> NoReturn:
+    """Print ``message`` as one error line per line and exit with ``code``."""
+    for line in message.splitlines():
+        console.print(f"[red]error:[/red] {line}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def runtime_errors() -> tuple[type[Exception], ...]:
+    """Errors that stop the daemon from running, reported in one line (exit 1)."""
+    from tcan_live.daemon.service import DaemonError
+    from tcan_live.safe_paths import UnsafePathError
+    from tcan_live.sinks.omezarr import LayoutMismatchError
+
+    return (DaemonError, LayoutMismatchError, UnsafePathError, OSError, ValueError)
+
+
+def build_daemon(console: Console, make_config: Callable[[], DaemonConfig]) -> Daemon:
+    """Validate the configuration and build the daemon, exiting with a one-line error."""
+    from tcan_live.config import ConfigError
+    from tcan_live.daemon.service import Daemon
+
+    try:
+        config = make_config()
+    except ConfigError as error:
+        fail(console, str(error), CONFIG_ERROR)
+    try:
+        return Daemon(config)
+    except runtime_errors() as error:
+        fail(console, str(error), RUN_ERROR)
+
+
+def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> None:
+    """Run until Ctrl-C/SIGTERM (or a replay source's end), then print the summary."""
+    import threading
+
+    from tcan_live.daemon.dashboard import dashboard_or_quiet, status_table, stop_on_signals
+    from tcan_live.daemon.service import run_until
+    from tcan_live.sources.config import SourceConfigError
+
+    kind = daemon.config.source.kind
+    if kind in ("pymmcore-plus", "pycromanager"):
+        daemon.stop()
+        fail(
+            console,
+            f"source.kind = {kind!r} runs inside your acquisition script (Daemon(config) in "
+            "Python, see docs/daemon.md); the command serves watch and replay sources",
+            CONFIG_ERROR,
+        )
+    stop = threading.Event()
+    with stop_on_signals(stop), dashboard_or_quiet(daemon, dashboard, console) as board:
+        console.print(
+            f"tcan-live: {kind} source -> {daemon.output}; Ctrl-C stores every received frame "
+            + ("and finishes the backlog" if drain else "and leaves the backlog for the next run"),
+            soft_wrap=True,
+        )
+        try:
+            run_until(daemon, stop, drain=drain, on_tick=board.refresh if board else None)
+        except SourceConfigError as error:
+            daemon.stop()
+            fail(console, str(error), CONFIG_ERROR)
+        except runtime_errors() as error:
+            daemon.stop()
+            fail(console, str(error), RUN_ERROR)
+    console.print(status_table(daemon, "summary", final=True))

@@ -1,0 +1,37 @@
+"""``tcan-live run --config FILE``: the acquisition daemon as configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Daemon config (TOML).")],
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain/--no-drain",
+            help="On Ctrl-C/SIGTERM finish enhancing the backlog (default: leave it pending "
+            "in the output store for the next run).",
+        ),
+    ] = False,
+    dashboard: Annotated[
+        bool, typer.Option("--dashboard/--no-dashboard", help="Live dashboard (TTY only).")
+    ] = True,
+) -> None:
+    """Run the daemon described by a config file until Ctrl-C (watch and replay sources)."""
+    from tcan_live.cli.daemon_support import build_daemon, serve
+    from tcan_live.config import load_config
+
+    console = Console()
+    daemon = build_daemon(console, lambda: load_config(config))
+    serve(daemon, console, dashboard=dashboard, drain=drain)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the CLI."""
+    app.command("run")(run)

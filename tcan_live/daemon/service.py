@@ -1,0 +1,292 @@
+"""The acquisition daemon: source, engines, OME-Zarr store and previews in one pipeline.
+
+A configured source, per-channel engines, the store and the preview publisher are wired into
+one :class:`~tcan_live.pipeline.daemon.Pipeline`.
+
+Stopping (Ctrl-C, SIGTERM, :meth:`Daemon.stop`): the source stops first, then every frame it
+delivered is stored raw in the output; by default enhancement then stops after the batch under
+way and the rest stays pending in the store, where the next run on the same output resumes it
+(``drain=True`` enhances everything before returning instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcan_live.config import DaemonConfig
+from tcan_live.frames import EnhanceResult, Frame
+from tcan_live.metrics import decorrelation_resolution
+from tcan_live.pipeline.channels import channel_color
+from tcan_live.pipeline.daemon import Pipeline
+from tcan_live.pipeline.preview_feed import PreviewFeed
+from tcan_live.pipeline.stats import StatsSnapshot
+from tcan_live.preview.publisher import PreviewPublisher
+from tcan_live.runtime import Engine, load_engine
+from tcan_live.sinks.base import ChannelInfo
+from tcan_live.sinks.omezarr import OmeZarrSink, stored_layout
+from tcan_live.sinks.rejected import RejectedFrames
+from tcan_live.sources.base import FrameSource
+from tcan_live.sources.config import WatchSourceConfig, make_source
+from tcan_live.sources.pycromanager_hook import ImageProcessFn, PycromanagerSource
+from tcan_live.sources.replay import ReplaySource
+from tcan_live.sources.watch import WatchFolderSource
+
+if TYPE_CHECKING:
+    from pymmcore_plus import CMMCorePlus
+
+log = logging.getLogger(__name__)
+
+REJECTED_FOLDER = Path("tcan_live") / "rejected"
+
+
+class DaemonError(RuntimeError):
+    """The daemon cannot start; the message is one line saying why."""
+
+
+def rejected_folder(output: Path) -> Path:
+    """Where frames the store cannot hold are kept: inside the output store."""
+    return output / REJECTED_FOLDER
+
+
+class Daemon:
+    """Runs one acquisition's frames from the configured source into the output store.
+
+    Parameters
+    ----------
+    config
+        The validated configuration.
+    core
+        The pymmcore-plus core whose MDA runs feed a ``pymmcore-plus`` source.
+
+    Examples
+    --------
+    >>> daemon = Daemon(load_config("config/micromanager-gui.toml"))  # doctest: +SKIP
+    >>> daemon.start()  # doctest: +SKIP
+    >>> with Acquisition(folder, "run", image_process_fn=daemon.image_process_fn) as acq:
+    ...     acq.acquire(events)  # doctest: +SKIP
+    >>> daemon.stop(drain=True)  # doctest: +SKIP
+    """
+
+    def __init__(self, config: DaemonConfig, *, core: CMMCorePlus | None = None) -> None:
+        self.config = config
+        self._core = core
+        self.output = Path(config.output.path)
+        self.errors: deque[str] = deque(maxlen=5)  # the latest, for the dashboard
+        self.last_qc: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._running = False  # the pipeline's threads are started
+        self.engines = _load_engines(config)
+        try:
+            self.channels = tuple(
+                ChannelInfo(name, channel_color(name, channel, index))
+                for index, (name, channel) in enumerate(config.channels.items())
+            )
+            enhancers = {
+                name: self.engines[channel.engine].enhancer(
+                    mode=channel.normalization,
+                    fixed_range=channel.fixed_range,
+                    running_frames=channel.running_frames,
+                    output_dtype=channel.output_dtype,
+                )
+                for name, channel in config.channels.items()
+            }
+            self.store = OmeZarrSink(config.output)
+            self.publisher = PreviewPublisher(config.preview) if config.preview.enabled else None
+        except Exception:
+            self._close_engines()
+            raise
+        previews = PreviewFeed(self.publisher, self.channels) if self.publisher else None
+        self.pipeline = Pipeline(
+            self.channels,
+            enhancers,
+            self.store,
+            [self.store],
+            rejected=RejectedFrames(rejected_folder(self.output)),
+            previews=previews,
+            limits=config.performance.limits(),
+            qc_resolution=decorrelation_resolution,
+            time_increment_s=config.output.time_increment_s,
+        )
+        self.pipeline.events.frame_enhanced.connect(self._on_enhanced)
+        self.pipeline.events.error.connect(self._remember_error)
+        self.source: FrameSource | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> FrameSource:
+        """Start the pipeline (resuming the store's backlog) and build the source, unstarted.
+
+        Raises
+        ------
+        DaemonError
+            The output store holds another acquisition's channels.
+        LayoutMismatchError
+            The output store was not written by tcan-live.
+        """
+        if self.source is not None:
+            raise RuntimeError("the daemon is already started")
+        layout = stored_layout(self.output)
+        if layout is not None:
+            names = [channel.name for channel in layout.channels]
+            wanted = [channel.name for channel in self.channels]
+            if names != wanted:
+                raise DaemonError(
+                    f"{self.output} holds another acquisition (channels {names}, the config "
+                    f"has {wanted}): choose another output path"
+                )
+        self.pipeline.start(layout)
+        self._running = True
+        # Frames already in the store (done or pending) are not taken again from the source.
+        stored = self.store.completed() | set(self.store.pending()) if layout else set()
+        origins = (
+            {str(row.get("origin")) for row in self.store.frame_records()} if layout else set()
+        )
+        self.source = make_source(
+            self.config.source,
+            core=self._core,
+            on_error=self._source_error,
+            skip_keys=stored,
+            skip_origins=origins,
+        )
+        return self.source
+
+    def start(self) -> None:
+        """Start the pipeline and the source: frames acquired from now on are processed."""
+        self.open().start(self.pipeline.submit)
+
+    def run_once(self) -> int:
+        """Watch source: take every frame already there, enhance all, stop; return the count."""
+        config = self.config.source
+        if not isinstance(config, WatchSourceConfig):
+            raise DaemonError(f"source.kind = {config.kind!r} has no one-pass mode")
+        if not config.root.is_dir():
+            raise DaemonError(f"watch root {config.root}: expected an existing folder")
+        source = self.open()
+        assert isinstance(source, WatchFolderSource)  # built from a watch config
+        try:
+            taken = source.run_once(self.pipeline.submit)
+        finally:
+            self.stop(drain=True)
+        return taken
+
+    @property
+    def finished(self) -> bool:
+        """Whether a finite source (replay) has delivered everything and all is enhanced."""
+        source = self.source
+        return (
+            isinstance(source, ReplaySource)
+            and source.done.is_set()
+            and self.pipeline.wait_idle(timeout=0)
+        )
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every frame received so far is enhanced or skipped (False on timeout)."""
+        return self.pipeline.wait_idle(timeout)
+
+    def stop(self, drain: bool = False) -> StatsSnapshot:
+        """Stop the source, store every received frame, then stop (``drain``: finish all).
+
+        Idempotent; returns the final counters.
+        """
+        with self._lock:
+            if not self._stopped:
+                self._stopped = True
+                try:
+                    if self.source is not None:
+                        self.source.stop()
+                    if self._running:
+                        self.pipeline.stop(drain=drain)
+                finally:
+                    self.store.close()
+                    if self.publisher is not None:
+                        self.publisher.close()
+                    self._close_engines()
+        return self.stats()
+
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- state -----------------------------------------------------------------------------
+
+    def stats(self) -> StatsSnapshot:
+        """Return the pipeline's counters now."""
+        return self.pipeline.stats.snapshot()
+
+    @property
+    def image_process_fn(self) -> ImageProcessFn:
+        """The hook for pycromanager's ``Acquisition(image_process_fn=...)`` (after start)."""
+        if not isinstance(self.source, PycromanagerSource):
+            raise DaemonError(
+                "image_process_fn needs a started daemon with source.kind = 'pycromanager'"
+            )
+        return self.source.image_process_fn
+
+    # -- callbacks (pipeline and source threads) -----------------------------------------------
+
+    def _on_enhanced(self, frame: Frame, result: EnhanceResult, qc: Mapping[str, Any]) -> None:
+        latest = self.last_qc.setdefault(frame.channel, {})
+        latest.update({"t": frame.t, **qc})
+
+    def _remember_error(self, message: str) -> None:
+        self.errors.append(message)
+
+    def _source_error(self, path: Path, message: str) -> None:
+        log.error("%s", message)
+        self.pipeline.stats.add(errors=1)
+        self._remember_error(message)
+
+    def _close_engines(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+
+
+def _load_engines(config: DaemonConfig) -> dict[Path, Engine]:
+    """One engine per distinct folder, shared by the channels that name it."""
+    from tcan_live.engine.manifest import EngineError
+
+    engines: dict[Path, Engine] = {}
+    for name, channel in config.channels.items():
+        if channel.engine in engines:
+            continue
+        try:
+            engines[channel.engine] = load_engine(channel.engine)
+        except (EngineError, OSError) as error:
+            for engine in engines.values():
+                engine.close()
+            raise DaemonError(f"channels.{name}.engine: {error}") from None
+    return engines
+
+
+def run_until(
+    daemon: Daemon,
+    stop: threading.Event,
+    *,
+    drain: bool = False,
+    on_tick: Callable[[], None] | None = None,
+    tick_s: float = 0.25,
+) -> StatsSnapshot:
+    """Start ``daemon`` and run until ``stop`` is set or a finite source is done; then stop.
+
+    ``on_tick`` (e.g. a dashboard refresh) is called every ``tick_s`` seconds meanwhile. A
+    finished replay source is always drained.
+    """
+    daemon.start()
+    try:
+        while not stop.wait(tick_s):
+            if on_tick is not None:
+                on_tick()
+            if daemon.finished:
+                drain = True
+                break
+    finally:
+        snapshot = daemon.stop(drain=drain)
+    return snapshot
