@@ -15,17 +15,17 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tcan_live.bench.memory import PeakMemory, peak_memory
-from tcan_live.engine.load import load_backend
 from tcan_live.engine.machine import cuda_device, installed_version
 from tcan_live.engine.manifest import EngineError, EngineManifest, read_manifest, sha256_file
 from tcan_live.engine.parity import filament_image
-from tcan_live.runtime import Engine
+from tcan_live.runtime import Engine, load_engine
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,12 @@ def _runners(folders: Sequence[Path], checkpoint: Path | None, device: str) -> l
             baselines[key] = _Runner(label, None, manifest, eager, f"torch-eager/{device}", "fp32")
             runners.append(baselines[key])
 
-        def engine(path: Path = folder) -> Engine:
-            backend, verified = load_backend(path)
-            return Engine(backend, verified.model_dump(mode="json"))
-
         runners.append(
             _Runner(
                 str(folder),
                 str(folder),
                 manifest,
-                engine,
+                partial(load_engine, folder),
                 manifest.backend,
                 manifest.precision,
                 baselines[key].label,

@@ -33,8 +33,10 @@ def session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
 
     Full graph optimisation (fuses Conv + activation, folds the DFT matrix constants),
     sequential execution (the graph is one chain; parallelism comes from intra-op threads),
-    memory patterns on (fixed shapes per batch size), and no spinning of idle worker threads,
-    which would steal the acquisition's and the preview's CPU between frames.
+    memory patterns off (on, they pre-plan every buffer of a batch: paper preset, four 256 px
+    tiles, peak RSS 2.7 GB against 1.6 GB off, with no measurable speed difference), and no
+    spinning of idle worker threads, which would steal the acquisition's and the preview's CPU
+    between frames.
     """
     import onnxruntime
 
@@ -43,7 +45,7 @@ def session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads or cpu_threads()
     options.inter_op_num_threads = 1
-    options.enable_mem_pattern = True
+    options.enable_mem_pattern = False
     options.enable_cpu_mem_arena = True
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: the graph optimiser's notes are noise here
