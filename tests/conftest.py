@@ -14,6 +14,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("TCAN_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 
+# On 2 shared cores torch's OpenMP threads busy-wait for each other (measured: up to 10x slower
+# than one thread); tests use one.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seeded() -> Iterator[None]:
     torch.manual_seed(0)

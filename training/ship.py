@@ -135,6 +135,25 @@ def _table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _stage_lines(title: str, training: dict[str, Any]) -> list[str]:
+    minutes = float(training.get("training_time_s", 0)) / 60
+    return [
+        f"### {title}",
+        "",
+        f"- Command: `{training.get('command', 'n/a')}`",
+        f"- Time: {minutes:.1f} min; {training.get('epochs_completed', '?')} epochs of "
+        f"{training.get('steps_completed', '?')} steps in total were completed when this "
+        f"checkpoint was written; it is the best epoch ({training.get('best_epoch', '?')}, "
+        f"validation loss {training.get('best_val_loss', '?')})",
+        f"- Hardware: {json.dumps(training.get('hardware', {}))}",
+        "",
+        "```toml",
+        str(training.get("config_text", "")).strip(),
+        "```",
+        "",
+    ]
+
+
 def write_model_card(
     engine_dir: Path,
     checkpoint: Path,
@@ -143,10 +162,16 @@ def write_model_card(
     regression: HeldOutSpec,
     regression_metrics: dict[str, Any],
     ship_command: str,
+    earlier_stages: tuple[Path, ...] = (),
 ) -> Path:
-    """Write ``MODEL_CARD.md`` and ``model_card.json`` into ``engine_dir``."""
+    """Write ``MODEL_CARD.md`` and ``model_card.json`` into ``engine_dir``.
+
+    ``earlier_stages`` are the checkpoints this one was initialised from (``--init``), oldest
+    first; their training runs are described too.
+    """
     meta = read_checkpoint_meta(checkpoint)
     training = meta.training
+    stages = [read_checkpoint_meta(path).training for path in earlier_stages]
     manifest = json.loads((engine_dir / "manifest.json").read_text())
     checks = acceptance(metrics)
     card = {
@@ -178,19 +203,15 @@ def write_model_card(
         "",
         "## How it was made",
         "",
-        f"- Training command: `{training.get('command', 'n/a')}`",
-        f"- Training time: {float(training.get('training_time_s', 0)) / 60:.1f} min, "
-        f"{training.get('epochs_completed', '?')} epochs; best epoch "
-        f"{training.get('best_epoch', '?')} (validation loss {training.get('best_val_loss', '?')})",
-        f"- Hardware: {json.dumps(training.get('hardware', {}))}",
-        f"- Shipped with: `{ship_command}`",
+        f"Shipped with: `{ship_command}`. Training ran in {len(stages) + 1} stage(s); each",
+        "stage's exact command and configuration (as run) follow.",
         "",
-        "Training configuration (as run):",
-        "",
-        "```toml",
-        str(training.get("config_text", "")).strip(),
-        "```",
-        "",
+        *[
+            line
+            for number, stage in enumerate(stages, start=1)
+            for line in _stage_lines(f"Stage {number}", stage)
+        ],
+        *_stage_lines(f"Stage {len(stages) + 1} (the shipped weights)", training),
         f"## Evaluation on a held-out simulated set ({held_out.count} images of "
         f"{held_out.size} px, simulator seed {held_out.seed}, never seen in training)",
         "",
@@ -237,6 +258,7 @@ def ship_engine(
     tile: int = 256,
     max_batch: int = 4,
     ship_command: str = "",
+    earlier_stages: tuple[Path, ...] = (),
     log: Any = print,
 ) -> Path:
     """Build, evaluate and document one default engine; return its folder."""
@@ -261,6 +283,7 @@ def ship_engine(
         regression,
         regression_metrics,
         ship_command,
+        earlier_stages,
     )
     log(f"shipped {out} in {time.monotonic() - started:.0f} s")
     return out

@@ -17,6 +17,9 @@ def ship_engine(
     count: int = typer.Option(8, "--count", help="Held-out images."),
     size: int = typer.Option(256, "--size", help="Held-out image side (px)."),
     tile: int = typer.Option(256, "--tile", help="Engine tile size."),
+    stage: list[Path] = typer.Option(
+        [], "--stage", help="Checkpoint of an earlier training stage (repeatable, oldest first)."
+    ),
 ) -> None:
     """Build the onnxruntime engine, evaluate it on held-out data, write its model card."""
     from tcan_live.engine.manifest import EngineError
@@ -33,6 +36,7 @@ def ship_engine(
             held_out=HeldOutSpec(structure, count, size, HELD_OUT_SEED),
             tile=tile,
             ship_command=command,
+            earlier_stages=tuple(stage),
             log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
         )
     except (EngineError, ValueError) as error:
