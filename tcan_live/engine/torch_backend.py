@@ -19,6 +19,7 @@ from safetensors.torch import save as save_safetensors
 from tcan_live.engine.manifest import EngineError, Precision
 from tcan_live.engine.torch_eager import TorchEagerBackend
 from tcan_live.model import GeneratorConfig, TCANGenerator
+from tcan_live.model.generator import generator_with_weights
 
 if TYPE_CHECKING:
     from tcan_live.engine.manifest import EngineManifest
@@ -79,14 +80,12 @@ def open_torch_backend(
         raise EngineError(f"engine weights are not valid safetensors: {error}") from None
     # Inductor generates no code for complex tensors (it falls back to eager around torch.fft),
     # so a compiled model takes the real matmul spectrum: same numbers, one fused graph.
-    generator = TCANGenerator(architecture, spectrum="matmul" if compile_model else "fft")
     try:
-        generator.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        summary = str(error).splitlines()[0]
-        raise EngineError(
-            f"engine weights do not fit the manifest's architecture: {summary}"
-        ) from None
+        generator = generator_with_weights(
+            architecture, state, "matmul" if compile_model else "fft"
+        )
+    except ValueError as error:
+        raise EngineError(f"engine {error} (the manifest's)") from None
     if compile_model:
         generator.compile()
     return TorchEagerBackend(

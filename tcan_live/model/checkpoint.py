@@ -21,7 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from tcan_live.model.config import GeneratorConfig, NormalizationSpec, SpectrumKind, _Frozen
-from tcan_live.model.generator import TCANGenerator
+from tcan_live.model.generator import TCANGenerator, generator_with_weights
 
 METADATA_KEY = "tcan_live"
 _GENERATOR_PREFIX = "generator."
@@ -179,13 +179,9 @@ def load_checkpoint(
                 generator_state[key.removeprefix(_GENERATOR_PREFIX)] = handle.get_tensor(key)
             elif key.startswith(_EXTRA_PREFIX):
                 extra[key.removeprefix(_EXTRA_PREFIX)] = handle.get_tensor(key)
-    generator = TCANGenerator(meta.architecture, spectrum=spectrum).to(device)
     try:
-        generator.load_state_dict(generator_state, strict=True)
-    except RuntimeError as error:
-        summary = str(error).splitlines()[0]
-        raise CheckpointError(
-            f"{source}: weights do not match the architecture in its metadata: {summary}"
-        ) from None
-    generator.eval()
+        generator = generator_with_weights(meta.architecture, generator_state, spectrum)
+    except ValueError as error:
+        raise CheckpointError(f"{source}: {error} (the one in its metadata)") from None
+    generator.to(device).eval()
     return Checkpoint(generator=generator, meta=meta, extra_tensors=extra)

@@ -71,3 +71,22 @@ class TCANGenerator(nn.Module):
             s = self.scale
             out = out[..., s * top : s * (top + height), s * left : s * (left + width)]
         return out
+
+
+def generator_with_weights(
+    config: GeneratorConfig, state: dict[str, torch.Tensor], spectrum: SpectrumKind = "fft"
+) -> TCANGenerator:
+    """Build the generator ``config`` describes and load ``state`` into it (strict).
+
+    Raises
+    ------
+    ValueError
+        One line naming the first mismatch when the weights do not fit the architecture.
+    """
+    generator = TCANGenerator(config, spectrum=spectrum)
+    try:
+        generator.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        summary = str(error).splitlines()[0]
+        raise ValueError(f"weights do not fit the architecture: {summary}") from None
+    return generator

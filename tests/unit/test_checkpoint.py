@@ -104,5 +104,5 @@ def test_weights_that_do_not_fit_the_architecture(tmp_path: Path) -> None:
     generator = build_generator("small", 2)
     tensors = {f"generator.{k}": v.contiguous() for k, v in generator.state_dict().items()}
     save_file(tensors, str(lying), metadata={"tcan_live": json.dumps(meta)})
-    with pytest.raises(CheckpointError, match="do not match the architecture"):
+    with pytest.raises(CheckpointError, match="weights do not fit the architecture"):
         load_checkpoint(lying)
