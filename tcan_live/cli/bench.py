@@ -33,7 +33,7 @@ def bench_engine(
     """Throughput (input megapixels/s) of torch eager fp32 and each ENGINE, same frames."""
     from tcan_live.bench.engines import bench_report, run_bench
 
-    console = Console()
+    console = Console(width=max(Console().width, 140))  # wide tables also in logs
     with one_line_errors(console):
         runs = run_bench(
             engine,
@@ -90,7 +90,7 @@ def bench_pipeline(
     from tcan_live.engine.manifest import EngineError
     from tcan_live.pipeline.daemon import PipelineLimits
 
-    console = Console()
+    console = Console(width=max(Console().width, 140))  # wide tables also in logs
     limits = PipelineLimits(max_frames_in_memory=max_in_memory, batch_frames=batch_frames)
     try:
         report = run(
