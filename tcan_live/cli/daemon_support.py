@@ -7,7 +7,7 @@ and serving it until stopped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,19 @@ if TYPE_CHECKING:
 
 CONFIG_ERROR = 2
 RUN_ERROR = 1
+
+# Options the daemon commands share, declared once.
+DrainOption = Annotated[
+    bool,
+    typer.Option(
+        "--drain/--no-drain",
+        help="On Ctrl-C/SIGTERM finish enhancing the backlog (default: leave it pending "
+        "in the output store for the next run).",
+    ),
+]
+DashboardOption = Annotated[
+    bool, typer.Option("--dashboard/--no-dashboard", help="Live dashboard (TTY only).")
+]
 
 
 def fail(console: Console, message: str, code: int) -> NoReturn:

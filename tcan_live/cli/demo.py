@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tcan_live.cli.daemon_support import DashboardOption
+
 if TYPE_CHECKING:
     from tcan_live.daemon.demo import DemoResult
 
@@ -51,9 +53,7 @@ def demo(
     preview: Annotated[
         bool, typer.Option("--preview/--no-preview", help="Publish previews on loopback.")
     ] = True,
-    dashboard: Annotated[
-        bool, typer.Option("--dashboard/--no-dashboard", help="Live dashboard (TTY only).")
-    ] = True,
+    dashboard: DashboardOption = True,
     seed: Annotated[int, typer.Option("--seed", help="Simulation seed.")] = 0,
 ) -> None:
     """Simulate microtubules + actin, acquire them with pymmcore-plus, super-resolve live."""

@@ -8,20 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from tcan_live.cli.daemon_support import DashboardOption, DrainOption
+
 
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="Daemon config (TOML).")],
-    drain: Annotated[
-        bool,
-        typer.Option(
-            "--drain/--no-drain",
-            help="On Ctrl-C/SIGTERM finish enhancing the backlog (default: leave it pending "
-            "in the output store for the next run).",
-        ),
-    ] = False,
-    dashboard: Annotated[
-        bool, typer.Option("--dashboard/--no-dashboard", help="Live dashboard (TTY only).")
-    ] = True,
+    drain: DrainOption = False,
+    dashboard: DashboardOption = True,
 ) -> None:
     """Run the daemon described by a config file until Ctrl-C (watch and replay sources)."""
     from tcan_live.cli.daemon_support import build_daemon, serve

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from tcan_live.cli.daemon_support import DashboardOption, DrainOption
+
 if TYPE_CHECKING:
     from tcan_live.config import DaemonConfig
 
@@ -96,12 +98,8 @@ def watch(
     polling: Annotated[
         bool, typer.Option("--polling", help="Polling observer (network shares).")
     ] = False,
-    drain: Annotated[
-        bool, typer.Option("--drain/--no-drain", help="On Ctrl-C finish the backlog first.")
-    ] = False,
-    dashboard: Annotated[
-        bool, typer.Option("--dashboard/--no-dashboard", help="Live dashboard (TTY only).")
-    ] = True,
+    drain: DrainOption = False,
+    dashboard: DashboardOption = True,
 ) -> None:
     """Super-resolve every frame written under FOLDER into OUT until Ctrl-C (or --once)."""
     from tcan_live.cli.daemon_support import RUN_ERROR, build_daemon, fail, runtime_errors, serve
