@@ -93,6 +93,8 @@ class WatchSourceConfig(_FileSourceBase):
     """A single-frame file must stay unchanged this long before it is read (no close event)."""
     give_up_after_s: float = Field(30.0, gt=0, le=86400)
     """An unchanged file still unreadable after this long is reported as corrupt."""
+    rescan_interval_s: float = Field(10.0, gt=0, le=3600)
+    """The folder is listed again this often, so a missed file-system event never loses a frame."""
 
 
 class ReplaySourceConfig(_FileSourceBase):
@@ -219,6 +221,7 @@ def make_source(
             poll_interval_s=config.poll_interval_s,
             settle_s=config.settle_s,
             give_up_after_s=config.give_up_after_s,
+            rescan_interval_s=config.rescan_interval_s,
             skip_keys=skip_keys,
             skip_origins=skip_origins,
             on_error=on_error,

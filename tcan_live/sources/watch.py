@@ -9,6 +9,10 @@ Handles three layouts, recursively under the root:
 * NDTiff datasets (``NDTiff.index`` + ``*_NDTiffStack*.tif``), followed through their
   append-only index (see :mod:`.ndtiff_live`).
 
+File-system events are a hint, not the record: the folder is also rescanned every
+``rescan_interval_s``, so a missed event (an inotify queue overflow, a watch limit reached, an
+event thread that died) delays a frame but never loses it.
+
 Hidden and temporary files are ignored; paths whose real location is outside the root (a
 symlink pointing out) are refused. Every frame is delivered at most once: files are remembered
 once taken, and a (t, channel) that was already delivered, or is listed in ``skip_keys`` (e.g.
@@ -81,6 +85,8 @@ class WatchFolderSource:
         event).
     give_up_after_s
         How long an unchanged but unreadable file is retried before it is reported.
+    rescan_interval_s
+        How often the whole folder is listed again, whatever the events said.
     skip_keys
         (t, channel) pairs that are already processed; never delivered. Frames numbered by
         arrival (no time index in the file or its name) continue after the highest of them.
@@ -103,6 +109,7 @@ class WatchFolderSource:
         poll_interval_s: float = 1.0,
         settle_s: float = 1.0,
         give_up_after_s: float = 30.0,
+        rescan_interval_s: float = 10.0,
         skip_keys: Iterable[tuple[int, str]] = (),
         skip_origins: Iterable[str] = (),
         on_error: ErrorCallback | None = None,
@@ -117,6 +124,9 @@ class WatchFolderSource:
         self._settle = SettleTracker(settle_s, give_up_after_s)
         self._tick_s = max(min(settle_s, poll_interval_s if polling else settle_s) / 2, 0.05)
         self._on_error = on_error or log_error
+        self._rescan_interval_s = rescan_interval_s
+        self._next_rescan = 0.0
+        self._preexisting: set[Path] = set()  # there at start, not to be taken unless touched
         self._skip_keys = set(skip_keys)
         self._skip_origins = set(skip_origins)
         mapper.continue_after(self._skip_keys)
@@ -148,6 +158,9 @@ class WatchFolderSource:
         self._observer.start()
         if self._process_existing:
             self._submit(self._existing_files(), closed=False)
+        else:
+            self._preexisting = set(self._existing_files())
+        self._next_rescan = time.monotonic() + self._rescan_interval_s
         self._worker = threading.Thread(target=self._run, name="tcan-watch", daemon=True)
         self._worker.start()
 
@@ -230,6 +243,11 @@ class WatchFolderSource:
                     return
                 batch, self._inbox = self._inbox, {}
                 moved_away, self._moved_away = self._moved_away, set()
+            self._preexisting.difference_update(batch)  # written to since start: ours now
+            if time.monotonic() >= self._next_rescan:
+                for path in self._untaken_files():
+                    batch.setdefault(path, False)
+                self._next_rescan = time.monotonic() + self._rescan_interval_s
             for path in moved_away:  # renamed, not lost: its new name arrives as an event
                 self._settle.forget(str(path))
             for path, closed in batch.items():
@@ -278,9 +296,18 @@ class WatchFolderSource:
             found.extend(Path(folder) / name for name in sorted(files))
         return found
 
+    def _untaken_files(self) -> list[Path]:
+        return [
+            path
+            for path in self._existing_files()
+            if path not in self._taken_files and path not in self._preexisting
+        ]
+
     def _process(self, path: Path, closed: bool, final: bool) -> None:
+        if path in self._taken_files:
+            return
         kind = self._kind(path)
-        if kind is None or path in self._taken_files:
+        if kind is None:
             return
         if not self._inside_root(path):
             return

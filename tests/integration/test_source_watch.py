@@ -171,11 +171,34 @@ def test_process_existing_takes_what_is_there_and_only_then(tmp_path: Path, poll
 
     write("t0_DAPI.tif", 1)
     mapper = {"pattern": r"t(?P<t>\d+)_(?P<c>\w+)\.tif$"}
-    with watching(tmp_path, polling=polling, mapper=mapper) as watched:
+    with watching(tmp_path, polling=polling, mapper=mapper, rescan_interval_s=0.01) as watched:
         write("t1_DAPI.tif", 2)
         assert watched.next_frame().key == (1, "DAPI")
         watched.settle()
-        assert watched.frames.empty()  # the file that was already there is not taken
+        assert watched.frames.empty()  # already there: not taken, not even by the rescans
     with watching(tmp_path, polling=polling, mapper=mapper, process_existing=True) as watched:
         keys = {watched.next_frame().key, watched.next_frame().key}
         assert keys == {(0, "DAPI"), (1, "DAPI")}
+
+
+def test_frames_whose_events_never_come_are_found_by_the_rescan(tmp_path: Path) -> None:
+    # A polling observer that looks once an hour stands in for any lost event (inotify queue
+    # overflow, watch limit, a dead event thread): only the periodic rescan can see the file.
+    mapper = {"pattern": r"t(?P<t>\d+)_(?P<c>\w+)\.tif$"}
+    with watching(
+        tmp_path, polling=True, poll_interval_s=3600.0, rescan_interval_s=0.05, mapper=mapper
+    ) as watched:
+        (tmp_path / "late").mkdir()
+        image = np.arange(64, dtype=np.uint16).reshape(8, 8)
+        tifffile.imwrite(
+            tmp_path / "late" / "t4_DAPI.tif",
+            image,
+            resolution=(1e5, 1e5),
+            resolutionunit="CENTIMETER",
+        )
+        frame = watched.next_frame()
+        watched.settle()
+        assert watched.frames.empty() and watched.errors.empty()
+    assert frame.key == (4, "DAPI")
+    assert frame.pixel_size_nm == pytest.approx(100.0)
+    np.testing.assert_array_equal(frame.image, image)
