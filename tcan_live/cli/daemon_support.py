@@ -68,7 +68,7 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
     """Run until Ctrl-C/SIGTERM (or a replay source's end), then print the summary."""
     import threading
 
-    from tcan_live.daemon.dashboard import dashboard_or_quiet, status_table, stop_on_signals
+    from tcan_live.daemon.dashboard import dashboard_or_quiet, stop_on_signals
     from tcan_live.daemon.service import run_until
     from tcan_live.sources.config import SourceConfigError
 
@@ -96,4 +96,24 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
         except runtime_errors() as error:
             daemon.stop()
             fail(console, str(error), RUN_ERROR)
-    console.print(status_table(daemon, "summary", final=True))
+    report_summary(daemon, console, "summary")
+
+
+def report_summary(daemon: Daemon, console: Console, title: str) -> None:
+    """Print the final status table; exit 1 when frames were received but not written.
+
+    A frame not written (disk full, unreadable raw) is still in the source files or pending in
+    the output store, so the message says how to complete it rather than calling it gone.
+    """
+    from tcan_live.daemon.dashboard import status_table
+
+    console.print(status_table(daemon, title, final=True))
+    missing = daemon.stats().frames_lost
+    if missing:
+        fail(
+            console,
+            f"{missing} frame(s) received but not written to {daemon.output} (errors above); "
+            "frames already written are intact: fix the cause and rerun the same command to "
+            "complete them",
+            RUN_ERROR,
+        )

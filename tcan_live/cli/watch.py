@@ -102,8 +102,14 @@ def watch(
     dashboard: DashboardOption = True,
 ) -> None:
     """Super-resolve every frame written under FOLDER into OUT until Ctrl-C (or --once)."""
-    from tcan_live.cli.daemon_support import RUN_ERROR, build_daemon, fail, runtime_errors, serve
-    from tcan_live.daemon.dashboard import status_table
+    from tcan_live.cli.daemon_support import (
+        RUN_ERROR,
+        build_daemon,
+        fail,
+        report_summary,
+        runtime_errors,
+        serve,
+    )
 
     console = Console()
     daemon = build_daemon(
@@ -128,7 +134,7 @@ def watch(
     except runtime_errors() as error:
         daemon.stop()
         fail(console, str(error), RUN_ERROR)
-    console.print(status_table(daemon, f"summary: {taken} frames taken from {folder}", final=True))
+    report_summary(daemon, console, f"summary: {taken} frames taken from {folder}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
-"""Fault injection through the whole daemon: SIGKILL mid-run, corrupt engines, bad configs.
+"""Fault injection through the whole daemon: SIGKILL mid-run, a full disk, corrupt engines,
+bad configs.
 
 Each test ends by checking that every acquired frame is present exactly once in the output
 and that every completed chunk reads back.
@@ -14,12 +15,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import zarr
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
 from tcan_live.imageio import write_tiff
 from tests.helpers.daemon import DEMO_ENGINES, journal_counts
+from tests.helpers.small_disk import grow, mounted_small_disk
 
 runner = CliRunner()
 CLI = str(Path(sys.executable).with_name("tcan-live"))
@@ -47,6 +50,21 @@ def _wait_for_journal(store: Path, events: int, process: subprocess.Popen[bytes]
     raise AssertionError(f"journal never reached {events} raw records")
 
 
+def _assert_every_frame_once(out: Path, images: list[np.ndarray]) -> None:
+    """Each acquired frame stored raw and super-resolved exactly once; every chunk reads back."""
+    every = {(t, "microtubules"): 1 for t in range(len(images))}
+    assert journal_counts(out, "raw") == every
+    assert journal_counts(out, "sr") == every
+    raw = zarr.open_array(out / "raw" / "0", mode="r")
+    sr = zarr.open_array(out / "sr" / "0", mode="r")
+    # Without a time index in the files, frames are numbered by arrival: compare as sets.
+    stored = sorted(np.asarray(raw[t, 0]).tobytes() for t in range(len(images)))
+    assert stored == sorted(image.tobytes() for image in images)
+    for t in range(len(images)):
+        enhanced = np.asarray(sr[t, 0])
+        assert np.isfinite(enhanced).all() and float(enhanced.std()) > 0
+
+
 def test_sigkill_mid_run_then_restart_loses_nothing(tiny_engines: Path, tmp_path: Path) -> None:
     frames = 12
     folder = tmp_path / "acquisition"
@@ -65,18 +83,8 @@ def test_sigkill_mid_run_then_restart_loses_nothing(tiny_engines: Path, tmp_path
 
     restarted = runner.invoke(app, [*command[1:], "--once"])
     assert restarted.exit_code == 0, restarted.output
-    every = {(t, "microtubules"): 1 for t in range(frames)}
-    assert journal_counts(out, "raw") == every
-    assert journal_counts(out, "sr") == every
     assert all(count == 1 for count in before.values())
-    raw = zarr.open_array(out / "raw" / "0", mode="r")
-    sr = zarr.open_array(out / "sr" / "0", mode="r")
-    # Without a time index in the files, frames are numbered by arrival: compare as sets.
-    stored = sorted(np.asarray(raw[t, 0]).tobytes() for t in range(frames))
-    assert stored == sorted(image.tobytes() for image in images)
-    for t in range(frames):
-        enhanced = np.asarray(sr[t, 0])
-        assert np.isfinite(enhanced).all() and float(enhanced.std()) > 0
+    _assert_every_frame_once(out, images)
 
 
 def test_corrupt_and_mismatching_engines_are_refused_in_one_line(
@@ -125,3 +133,33 @@ def test_malformed_config_names_file_and_field(tmp_path: Path) -> None:
     config.write_text("this is [not toml")
     result = runner.invoke(app, ["run", "--config", str(config)])
     assert result.exit_code == 2 and "broken.toml" in result.output
+
+
+def test_disk_full_then_space_freed_loses_nothing(
+    tiny_engines: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frames = 40
+    folder = tmp_path / "acquisition"
+    folder.mkdir()
+    images = _frames(folder, frames)
+    engine = ["--engine", str(tiny_engines / DEMO_ENGINES[0]), "--channel", "microtubules"]
+    with mounted_small_disk(tmp_path / "disk", "160k") as disk:
+        out = disk / "out.zarr"
+        command = ["watch", str(folder), "--out", str(out), *engine, "--once", "--no-dashboard"]
+        full = runner.invoke(app, command)
+        assert full.exit_code == 1 and "Traceback" not in full.output
+        disk_full = [r.getMessage() for r in caplog.records if "disk full" in r.getMessage()]
+        assert disk_full, full.output
+        for message in disk_full:  # one line each, naming the store and what is safe
+            assert "\n" not in message and str(out) in message
+            assert "written before are intact" in message
+        assert "rerun the same command to complete them" in full.output.splitlines()[-1]
+        raw_while_full = journal_counts(out, "raw")
+        sr_while_full = journal_counts(out, "sr")
+        assert len(raw_while_full) > 0 and len(sr_while_full) < frames
+        assert set(raw_while_full.values()) == {1} and set(sr_while_full.values()) <= {1}
+
+        grow(disk, "8m")  # the microscopist frees space; the same command completes the rest
+        again = runner.invoke(app, command)
+        assert again.exit_code == 0, again.output
+        _assert_every_frame_once(out, images)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import zarr
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.omezarr import OmeZarrSink, OutputFullError
 from tests.conftest import REPO_ROOT
+from tests.helpers.small_disk import mounted_small_disk
 from tests.integration.omezarr_helpers import CHANNELS, enhance, layout, raw_frame
 
 SR_LINES_BEFORE_KILL = 30
@@ -84,23 +84,8 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 384 KiB tmpfs; skips where mounting is not permitted (not root, containers)."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("ENOSPC test mounts a small tmpfs and needs root")
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=384k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-    try:
+    with mounted_small_disk(tmp_path / "disk", "384k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_disk_full_gives_clear_error_and_keeps_earlier_frames(small_disk: Path) -> None:

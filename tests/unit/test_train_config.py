@@ -76,8 +76,8 @@ def test_shipped_configs_are_valid() -> None:
     } <= set(names)
     for name in names:
         config = load_train_config(REPO / "config" / "train" / f"{name}.toml")
-        # A "-gan" file is the second (adversarial) stage of the model its name gives.
-        assert config.name == name.removesuffix("-gan")
+        # "-gan" and "-long" files are later stages (adversarial, longer) of the model they name.
+        assert config.name == name.removesuffix("-gan").removesuffix("-long")
 
 
 def test_cli_reports_config_error_in_one_line(tmp_path: Path) -> None:
