@@ -15,7 +15,6 @@ import platform
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,32 +22,13 @@ from tcan_live.engine.build import build_engine
 from tcan_live.evaluate import Method, evaluate
 from tcan_live.evaluate.enhancers import engine_enhancer
 from tcan_live.model import read_checkpoint_meta
-from training.simulate.dataset import write_dataset
+from training.ablation import ablation_lines, evaluate_ablation
+from training.heldout import HELD_OUT_SEED, REGRESSION_SEED, HeldOutSpec
 
-# Simulator seeds for evaluation: the trainer draws its samples from default_rng([seed, ...])
-# with small training seeds; these streams are never used for training.
-HELD_OUT_SEED = 1_000_003
-REGRESSION_SEED = 1_000_033
 CARD_JSON = "model_card.json"
 # Numbers the regression test compares, and how far a re-run may drift (relative).
 REGRESSION_KEYS = ("psnr", "ssim", "snr", "fwhm_nm_mean", "decorr_nm", "rsp")
 REGRESSION_TOLERANCE = 0.03
-
-
-@dataclass(frozen=True)
-class HeldOutSpec:
-    """A simulated evaluation set: structure, number and size of images, seed."""
-
-    structure: str
-    count: int
-    size: int
-    seed: int
-    lr_iterations: int | None = None
-
-    def write(self, folder: Path) -> Path:
-        """Simulate the set into ``folder`` (deterministic for the spec)."""
-        write_dataset(folder, self.structure, self.count, self.size, self.seed)
-        return folder
 
 
 def evaluate_engine(engine_dir: Path, spec: HeldOutSpec, out: Path) -> dict[str, Any]:
@@ -163,11 +143,13 @@ def write_model_card(
     regression_metrics: dict[str, Any],
     ship_command: str,
     earlier_stages: tuple[Path, ...] = (),
+    ablation: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``MODEL_CARD.md`` and ``model_card.json`` into ``engine_dir``.
 
     ``earlier_stages`` are the checkpoints this one was initialised from (``--init``), oldest
-    first; their training runs are described too.
+    first; their training runs are described too. ``ablation`` holds the rows of
+    :func:`training.ablation.evaluate_ablation` on ``held_out``, if one was run.
     """
     meta = read_checkpoint_meta(checkpoint)
     training = meta.training
@@ -190,6 +172,7 @@ def write_model_card(
             "tolerance": REGRESSION_TOLERANCE,
         },
         "ship_command": ship_command,
+        "ablation": ablation or [],
     }
     (engine_dir / CARD_JSON).write_text(json.dumps(card, indent=2) + "\n")
     lines = [
@@ -228,6 +211,7 @@ def write_model_card(
             for target, passed, figures in checks
         ],
         "",
+        *ablation_lines(ablation or [], held_out),
         "## Regression guard",
         "",
         f"`tests/e2e/test_shipped_engines.py` re-simulates {regression.count} images of "
@@ -259,9 +243,14 @@ def ship_engine(
     max_batch: int = 4,
     ship_command: str = "",
     earlier_stages: tuple[Path, ...] = (),
+    ablation_checkpoints: tuple[Path, ...] = (),
     log: Any = print,
 ) -> Path:
-    """Build, evaluate and document one default engine; return its folder."""
+    """Build, evaluate and document one default engine; return its folder.
+
+    ``ablation_checkpoints`` (trained with the same budget, differing only in the generator's
+    branches) are evaluated on the same held-out set and tabulated in the card.
+    """
     held_out = held_out or HeldOutSpec(structure, 8, 256, HELD_OUT_SEED)
     regression = regression or HeldOutSpec(structure, 2, 96, REGRESSION_SEED, lr_iterations=10)
     started = time.monotonic()
@@ -275,6 +264,10 @@ def ship_engine(
     log("evaluating the regression set")
     with tempfile.TemporaryDirectory(prefix="tcan-regression-") as scratch:
         regression_metrics = evaluate_engine(out, regression, Path(scratch))
+    ablation = None
+    if ablation_checkpoints:
+        log(f"evaluating {len(ablation_checkpoints)} ablation checkpoint(s) on the held-out set")
+        ablation = evaluate_ablation(ablation_checkpoints, held_out)
     write_model_card(
         out,
         shipped,
@@ -284,6 +277,7 @@ def ship_engine(
         regression_metrics,
         ship_command,
         earlier_stages,
+        ablation,
     )
     log(f"shipped {out} in {time.monotonic() - started:.0f} s")
     return out

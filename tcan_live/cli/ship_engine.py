@@ -20,10 +20,16 @@ def ship_engine(
     stage: list[Path] = typer.Option(
         [], "--stage", help="Checkpoint of an earlier training stage (repeatable, oldest first)."
     ),
+    ablation: list[Path] = typer.Option(
+        [],
+        "--ablation",
+        help="Checkpoint trained with the same budget but other generator branches; evaluated "
+        "on the same held-out set for the card's ablation table (repeatable).",
+    ),
 ) -> None:
     """Build the onnxruntime engine, evaluate it on held-out data, write its model card."""
     from tcan_live.engine.manifest import EngineError
-    from training.ship import HELD_OUT_SEED, HeldOutSpec
+    from training.heldout import HELD_OUT_SEED, HeldOutSpec
     from training.ship import ship_engine as ship
 
     console = Console(soft_wrap=True)
@@ -37,6 +43,7 @@ def ship_engine(
             tile=tile,
             ship_command=command,
             earlier_stages=tuple(stage),
+            ablation_checkpoints=tuple(ablation),
             log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
         )
     except (EngineError, ValueError) as error:

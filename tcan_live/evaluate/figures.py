@@ -36,7 +36,10 @@ def fwhm_histograms(fwhm_nm: dict[str, list[float]], out: Path) -> Path:
             axis.hist(widths, bins=bins, alpha=0.55, label=label)
     axis.set_xlabel("bead FWHM (nm)")
     axis.set_ylabel("beads")
-    axis.legend(fontsize=8)
+    if values:
+        axis.legend(fontsize=8)
+    else:  # no bead could be fitted: say so instead of an empty legend
+        axis.text(0.5, 0.5, "no bead fitted", ha="center", va="center", transform=axis.transAxes)
     figure.tight_layout()
     figure.savefig(out, dpi=120)
     plt.close(figure)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 import tcan_live
-from training.ship import REGRESSION_KEYS, HeldOutSpec, evaluate_engine
+from training.heldout import HeldOutSpec
+from training.ship import REGRESSION_KEYS, evaluate_engine
 
 ENGINES = Path(__file__).resolve().parents[2] / "engines"
 SHIPPED = ("microtubules-small", "actin-small", "beads-small")
