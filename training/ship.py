@@ -239,7 +239,8 @@ def ship_engine(
     *,
     held_out: HeldOutSpec | None = None,
     regression: HeldOutSpec | None = None,
-    tile: int = 256,
+    tile: int = 320,
+    halo: int = 32,
     max_batch: int = 4,
     ship_command: str = "",
     earlier_stages: tuple[Path, ...] = (),
@@ -258,7 +259,7 @@ def ship_engine(
     shipped = out / "checkpoint.safetensors"
     shutil.copyfile(checkpoint, shipped)
     # Built from the copy inside the folder, so the manifest's checkpoint path travels with it.
-    build_engine(shipped, "onnxruntime", out, tile=tile, max_batch=max_batch, log=log)
+    build_engine(shipped, "onnxruntime", out, tile=tile, halo=halo, max_batch=max_batch, log=log)
     log(f"evaluating on the held-out set ({held_out.count} x {held_out.size} px)")
     metrics = evaluate_engine(out, held_out, out / "evaluation")
     log("evaluating the regression set")

@@ -15,6 +15,13 @@ from tcan_live.cli.errors import one_line_errors, step_logger
 bench_app = typer.Typer(help="Measure throughput, side by side in one run.", no_args_is_help=True)
 
 
+def _write_json(console: Console, report: object, path: Path | None) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"results written to {path}")
+
+
 @bench_app.command("engine")
 def bench_engine(
     engine: Annotated[list[Path], typer.Option("--engine", help="Engine folder (repeatable).")],
@@ -64,10 +71,7 @@ def bench_engine(
             "" if run.peak_cuda_mb is None else f"{run.peak_cuda_mb:.0f}",
         )
     console.print(table)
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(bench_report(runs, repeats), indent=2) + "\n")
-        console.print(f"results written to {json_out}")
+    _write_json(console, bench_report(runs, repeats), json_out)
 
 
 @bench_app.command("pipeline")
@@ -125,10 +129,59 @@ def bench_pipeline(
             str(run_report["frames_lost"]),
         )
     console.print(table)
-    if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2) + "\n")
-        console.print(f"results written to {json_out}")
+    _write_json(console, report, json_out)
+
+
+@bench_app.command("soak")
+def bench_soak(
+    engine: Annotated[Path, typer.Option("--engine", help="Engine folder.")],
+    frames: Annotated[int, typer.Option("--frames", help="Frames in the run.")] = 10_000,
+    size: Annotated[int, typer.Option("--size", help="Frame side length in pixels.")] = 256,
+    paced_fraction: Annotated[
+        float,
+        typer.Option("--paced-fraction", help="Acquisition rate as a fraction of the engine's."),
+    ] = 0.85,
+    sample_every: Annotated[
+        float, typer.Option("--sample-every", help="Seconds between memory samples.")
+    ] = 5.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+) -> None:
+    """One long paced run through the whole daemon path: losses, memory, latency drift."""
+    from tcan_live.bench.pipeline import soak
+
+    console = Console(width=max(Console().width, 140))
+    with one_line_errors(console):
+        report = soak(
+            engine,
+            frames=frames,
+            size=size,
+            paced_fraction=paced_fraction,
+            sample_every_s=sample_every,
+            log=step_logger(console),
+        )
+    table = Table(title=f"soak: {frames} frames of {size} x {size}, paced")
+    for header in ("rate /s", "hours", "lost", "in store", "RSS growth MB", "RSS MB start/end"):
+        table.add_column(header, justify="right")
+    for header in ("p50 ms", "p99 ms", "latency drift", "backlog max", "backlog slope /s"):
+        table.add_column(header, justify="right")
+    rss = report["rss_mb_over_time"]
+    table.add_row(
+        f"{report['rate_hz']:.2f}",
+        f"{report['seconds'] / 3600:.2f}",
+        str(report["frames_lost"]),
+        str(report["frames_in_store"]),
+        f"{report['rss_growth_mb']:.1f}",
+        f"{rss[0][1]:.0f} / {rss[-1][1]:.0f}" if rss else "",
+        f"{report['latency_ms_p50']:.0f}",
+        f"{report['latency_ms_p99']:.0f}",
+        f"{report['latency_drift']:.2f}x",
+        str(report["backlog_max"]),
+        f"{report['backlog_slope_per_s']:.4f}",
+    )
+    console.print(table)
+    _write_json(console, report, json_out)
+    if report["frames_lost"]:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

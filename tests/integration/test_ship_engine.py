@@ -35,11 +35,14 @@ def test_ship_engine_writes_a_loadable_engine_and_a_card_with_the_ablation(tmp_p
     options = ["--structure", "beads", "--out", str(out), "--count", "1", "--size", "64"]
     for path in ablation:
         options += ["--ablation", str(path)]
-    result = runner.invoke(app, ["ship-engine", str(shipped), *options, "--tile", "32"])
+    tiles = ["--tile", "32", "--halo", "4"]
+    result = runner.invoke(app, ["ship-engine", str(shipped), *options, *tiles])
     assert result.exit_code == 0, result.output
 
     engine = load_engine(out)
     assert engine.scale == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["tile"], manifest["halo"]) == (32, 4)
     card = json.loads((out / "model_card.json").read_text())
     assert card["structure"] == "beads" and card["held_out"]["count"] == 1
     assert {"output", "input", "hr", "lucy-richardson"} <= set(card["metrics"])
