@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import zarr
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
 from tcan_live.imageio import write_tiff
+from tests.helpers.bad_files import MAPPER, write_bad_files, write_tiff_um
 from tests.helpers.daemon import DEMO_ENGINES, journal_counts
 from tests.helpers.small_disk import grow, mounted_small_disk
 
@@ -163,3 +165,39 @@ def test_disk_full_then_space_freed_loses_nothing(
         again = runner.invoke(app, command)
         assert again.exit_code == 0, again.output
         _assert_every_frame_once(out, images)
+
+
+def test_bad_files_among_good_ones_through_the_daemon(
+    tiny_engines: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder, outside = tmp_path / "acquisition", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    expected = write_bad_files(folder, outside)  # t0 DAPI is good, then one file per fault
+    rng = np.random.default_rng(8)
+    good = {(0, "DAPI"): tifffile.imread(folder / "t0_DAPI_a_first.tif")}
+    for t, channel in ((10, "DAPI"), (10, "FITC"), (11, "DAPI"), (11, "FITC")):
+        good[(t, channel)] = rng.integers(100, 4000, (8, 8), dtype=np.uint16)
+        write_tiff_um(folder / f"t{t}_{channel}.tif", good[(t, channel)])
+    engines = {"DAPI": DEMO_ENGINES[0], "FITC": DEMO_ENGINES[1]}
+    config = tmp_path / "watch.toml"
+    config.write_text(
+        f'[source]\nkind = "watch"\nroot = "{folder}"\npattern = \'{MAPPER["pattern"]}\'\n'
+        'channels = ["DAPI", "FITC"]\n'
+        + "".join(f'[channels.{c}]\nengine = "{tiny_engines / e}"\n' for c, e in engines.items())
+        + '[output]\npath = "ignored.zarr"\nfsync = false\n[preview]\nenabled = false\n'
+    )
+    out = tmp_path / "out.zarr"
+    command = ["watch", str(folder), "--out", str(out), "--config", str(config), "--once"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output  # bad files are reported, no frame is lost
+
+    messages = [record.getMessage() for record in caplog.records]
+    for name, part in expected.items():
+        lines = [m for m in messages if name in m and part in m]
+        assert lines and all("\n" not in line for line in lines), (name, messages)
+    every = dict.fromkeys(good, 1)
+    assert journal_counts(out, "raw") == every and journal_counts(out, "sr") == every
+    raw = zarr.open_array(out / "raw" / "0", mode="r")
+    for (t, channel), image in good.items():  # stored at its own time index
+        np.testing.assert_array_equal(raw[t, ["DAPI", "FITC"].index(channel)], image)
