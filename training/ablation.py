@@ -9,6 +9,7 @@ runtime path the daemon uses, and tabulated for the model card.
 from __future__ import annotations
 
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ def evaluate_ablation(checkpoints: tuple[Path, ...], spec: HeldOutSpec) -> list[
                     "branches": list(branches),
                     "checkpoint": path.as_posix(),
                     "parameters": parameter_counts(checkpoint.generator)["total"],
+                    "budget_steps": _budget_steps(training.get("config_text")),
                     "steps": training.get("steps_completed"),
                     "best_epoch": training.get("best_epoch"),
                     "training_time_s": training.get("training_time_s"),
@@ -71,6 +73,17 @@ def evaluate_ablation(checkpoints: tuple[Path, ...], spec: HeldOutSpec) -> list[
         if lucy:  # the same baseline for every row: the data set is the same
             rows.append({"generator": "Lucy-Richardson (best)", "output": lucy})
     return rows
+
+
+def _budget_steps(config_text: object) -> int | None:
+    """Return the steps a run was configured for (epochs x steps_per_epoch), from its config."""
+    if not isinstance(config_text, str):
+        return None
+    try:
+        section = tomllib.loads(config_text).get("training", {})
+        return int(section["epochs"]) * int(section["steps_per_epoch"])
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
@@ -87,14 +100,17 @@ def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
         "`model.overrides.branches`; evaluated with `tcan-live evaluate` through the runtime",
         "(checkpoint in torch, same tiling and normalisation as the engine).",
         "",
-        "| generator | parameters | steps | training min | " + " | ".join(names) + " |",
-        "|" + "---|" * (4 + len(names)),
+        "| generator | parameters | steps trained | best at step | minutes to best | "
+        + " | ".join(names)
+        + " |",
+        "|" + "---|" * (5 + len(names)),
     ]
     for row in rows:
         minutes = row.get("training_time_s")
         cells = [
             row["generator"],
             f"{row['parameters']:,}" if row.get("parameters") else "",
+            str(row.get("budget_steps") or ""),
             str(row.get("steps") or ""),
             f"{minutes / 60:.0f}" if minutes else "",
             *[

@@ -18,7 +18,12 @@ runner = CliRunner()
 
 def _checkpoint(path: Path, branches: tuple[str, ...], steps: int) -> Path:
     torch.manual_seed(len(branches))
-    training = {"steps_completed": steps, "training_time_s": 120.0, "command": f"train {path.stem}"}
+    training = {
+        "steps_completed": steps,
+        "training_time_s": 120.0,
+        "command": f"train {path.stem}",
+        "config_text": "[training]\nepochs = 4\nsteps_per_epoch = 10\n",
+    }
     return save_checkpoint(
         path, tiny_generator(branches=branches), pixel_size_nm=50.0, training=training
     )
@@ -54,7 +59,7 @@ def test_ship_engine_writes_a_loadable_engine_and_a_card_with_the_ablation(tmp_p
         "Lucy-Richardson (best)",
     ]
     assert rows[0]["parameters"] > rows[1]["parameters"] > 0 and rows[2]["parameters"] > 0
-    assert all(row["steps"] == 30 for row in rows[:3])
+    assert all(row["steps"] == 30 and row["budget_steps"] == 40 for row in rows[:3])
     # The rows are measured, not copied: different generators give different outputs.
     assert len({row["output"]["psnr"] for row in rows}) == len(rows)
     text = (out / "MODEL_CARD.md").read_text()
