@@ -14,6 +14,10 @@ from rich.table import Table
 
 from tcan_live.cli.daemon_support import DashboardOption
 
+# The repository's engines/ beside the package (the editable install `make` sets up), so the
+# demo finds the shipped engines from any working directory.
+SHIPPED_ENGINES = Path(__file__).resolve().parents[2] / "engines"
+
 if TYPE_CHECKING:
     from tcan_live.daemon.demo import DemoResult
 
@@ -48,8 +52,11 @@ def demo(
     ),
     engines_dir: Annotated[
         Path,
-        typer.Option("--engines-dir", help="Holds microtubules-small and actin-small."),
-    ] = Path("engines"),
+        typer.Option(
+            "--engines-dir",
+            help="Holds microtubules-small and actin-small (default: the shipped engines/).",
+        ),
+    ] = SHIPPED_ENGINES,
     preview: Annotated[
         bool, typer.Option("--preview/--no-preview", help="Publish previews on loopback.")
     ] = True,

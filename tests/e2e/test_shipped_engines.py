@@ -54,3 +54,14 @@ def test_demo_with_the_shipped_engines_sharpens_and_denoises(tmp_path: Path) -> 
             regions = regions_from(raw[t, c])
             assert snr(sr[t, c], regions) > 1.5 * snr(raw[t, c], regions)
             assert np.corrcoef(raw[t, c].ravel(), sr[t, c].ravel())[0, 1] > 0.7
+
+
+def test_demo_defaults_to_the_shipped_engines_from_any_directory() -> None:
+    from tcan_live.cli.demo import SHIPPED_ENGINES
+    from tcan_live.daemon.demo import demo_engines
+
+    assert Path(__file__).resolve().parents[2] / "engines" == SHIPPED_ENGINES
+    assert set(demo_engines(SHIPPED_ENGINES).values()) == {
+        SHIPPED_ENGINES / "microtubules-small",
+        SHIPPED_ENGINES / "actin-small",
+    }
