@@ -8,7 +8,6 @@ runtime path the daemon uses, and tabulated for the model card.
 
 from __future__ import annotations
 
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -35,43 +34,44 @@ def generator_label(branches: tuple[str, ...]) -> str:
     return _BRANCH_NAMES.get(tuple(branches), " + ".join(branches))
 
 
-def evaluate_ablation(checkpoints: tuple[Path, ...], spec: HeldOutSpec) -> list[dict[str, Any]]:
-    """Evaluate each checkpoint on the same simulated held-out set; one row per checkpoint.
+def evaluate_ablation(
+    checkpoints: tuple[Path, ...], data: Path, spec: HeldOutSpec, scratch: Path
+) -> list[dict[str, Any]]:
+    """Evaluate each checkpoint on the held-out set ``data`` (simulated from ``spec``).
 
-    Each row holds the generator's branches and parameter count, its training budget (steps,
-    minutes, best epoch) as recorded in the checkpoint, and the output's metrics.
+    One row per checkpoint: the generator's branches and parameter count, its training budget
+    (steps, minutes, best epoch) as recorded in the checkpoint, and the output's metrics; then
+    the Lucy-Richardson baseline on the same set. Reports go under ``scratch``.
     """
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="tcan-ablation-") as scratch:
-        data = spec.write(Path(scratch) / "data")
-        lucy: dict[str, Any] = {}
-        for number, path in enumerate(checkpoints):
-            checkpoint = load_checkpoint(path)
-            branches = tuple(checkpoint.meta.architecture.branches)
-            metrics = evaluate(
-                data,
-                Path(scratch) / f"evaluation-{number}",
-                Method(generator_label(branches), checkpoint_enhancer(path)),
-                lr_iterations=spec.lr_iterations,
-            )
-            lucy = metrics.get("lucy-richardson", lucy)
-            training = checkpoint.meta.training
-            rows.append(
-                {
-                    "generator": generator_label(branches),
-                    "branches": list(branches),
-                    "checkpoint": path.as_posix(),
-                    "parameters": parameter_counts(checkpoint.generator)["total"],
-                    "budget_steps": _budget_steps(training.get("config_text")),
-                    "steps": training.get("steps_completed"),
-                    "best_epoch": training.get("best_epoch"),
-                    "training_time_s": training.get("training_time_s"),
-                    "command": training.get("command"),
-                    "output": metrics["output"],
-                }
-            )
-        if lucy:  # the same baseline for every row: the data set is the same
-            rows.append({"generator": "Lucy-Richardson (best)", "output": lucy})
+    lucy: dict[str, Any] = {}
+    for number, path in enumerate(checkpoints):
+        checkpoint = load_checkpoint(path)
+        branches = tuple(checkpoint.meta.architecture.branches)
+        metrics = evaluate(
+            data,
+            scratch / f"ablation-{number}",
+            Method(generator_label(branches), checkpoint_enhancer(path)),
+            lr_iterations=spec.lr_iterations,
+        )
+        lucy = metrics.get("lucy-richardson", lucy)
+        training = checkpoint.meta.training
+        rows.append(
+            {
+                "generator": generator_label(branches),
+                "branches": list(branches),
+                "checkpoint": path.as_posix(),
+                "parameters": parameter_counts(checkpoint.generator)["total"],
+                "budget_steps": _budget_steps(training.get("config_text")),
+                "steps": training.get("steps_completed"),
+                "best_epoch": training.get("best_epoch"),
+                "training_time_s": training.get("training_time_s"),
+                "command": training.get("command"),
+                "output": metrics["output"],
+            }
+        )
+    if lucy:  # the same baseline for every row: the data set is the same
+        rows.append({"generator": "Lucy-Richardson (best)", "output": lucy})
     return rows
 
 
@@ -98,7 +98,9 @@ def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
         "",
         "Generators trained from scratch with one configuration each, identical except for",
         "`model.overrides.branches`; evaluated with `tcan-live evaluate` through the runtime",
-        "(checkpoint in torch, same tiling and normalisation as the engine).",
+        "(checkpoint in torch: the engine's pixel-size matching and normalisation, tile 256 with",
+        "a 32 px halo; the shipped engines' figures moved by under 0.01 dB between tile 256 and",
+        "320).",
         "",
         "| generator | parameters | steps trained | best at step | minutes to best | "
         + " | ".join(names)

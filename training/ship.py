@@ -34,13 +34,18 @@ REGRESSION_TOLERANCE = 0.03
 def evaluate_engine(engine_dir: Path, spec: HeldOutSpec, out: Path) -> dict[str, Any]:
     """Simulate ``spec`` and run ``tcan-live evaluate --engine`` on it; return metrics.json."""
     with tempfile.TemporaryDirectory(prefix="tcan-heldout-") as scratch:
-        data = spec.write(Path(scratch) / "data")
-        return evaluate(
-            data,
-            out,
-            Method(f"engine {engine_dir.name}", engine_enhancer(engine_dir)),
-            lr_iterations=spec.lr_iterations,
-        )
+        return _evaluate_engine_on(engine_dir, spec.write(Path(scratch) / "data"), spec, out)
+
+
+def _evaluate_engine_on(
+    engine_dir: Path, data: Path, spec: HeldOutSpec, out: Path
+) -> dict[str, Any]:
+    return evaluate(
+        data,
+        out,
+        Method(f"engine {engine_dir.name}", engine_enhancer(engine_dir)),
+        lr_iterations=spec.lr_iterations,
+    )
 
 
 ACCEPTANCE = (
@@ -260,15 +265,17 @@ def ship_engine(
     shutil.copyfile(checkpoint, shipped)
     # Built from the copy inside the folder, so the manifest's checkpoint path travels with it.
     build_engine(shipped, "onnxruntime", out, tile=tile, halo=halo, max_batch=max_batch, log=log)
-    log(f"evaluating on the held-out set ({held_out.count} x {held_out.size} px)")
-    metrics = evaluate_engine(out, held_out, out / "evaluation")
+    ablation = None
+    with tempfile.TemporaryDirectory(prefix="tcan-heldout-") as scratch:
+        data = held_out.write(Path(scratch) / "data")  # simulated once: engine and ablation
+        log(f"evaluating on the held-out set ({held_out.count} x {held_out.size} px)")
+        metrics = _evaluate_engine_on(out, data, held_out, out / "evaluation")
+        if ablation_checkpoints:
+            log(f"evaluating {len(ablation_checkpoints)} ablation checkpoint(s) on the same set")
+            ablation = evaluate_ablation(ablation_checkpoints, data, held_out, Path(scratch))
     log("evaluating the regression set")
     with tempfile.TemporaryDirectory(prefix="tcan-regression-") as scratch:
         regression_metrics = evaluate_engine(out, regression, Path(scratch))
-    ablation = None
-    if ablation_checkpoints:
-        log(f"evaluating {len(ablation_checkpoints)} ablation checkpoint(s) on the held-out set")
-        ablation = evaluate_ablation(ablation_checkpoints, held_out)
     write_model_card(
         out,
         shipped,

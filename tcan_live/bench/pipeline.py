@@ -209,6 +209,27 @@ def run_pipeline(
     )
 
 
+def _engine_alone(
+    engine_dir: Path,
+    frames: int,
+    size: int,
+    limits: PipelineLimits,
+    log: Callable[[str], None],
+) -> tuple[Engine, np.ndarray, float, float]:
+    """Load the engine, simulate the frames to replay, measure the engine alone on them."""
+    from tcan_live.runtime import load_engine
+
+    engine = load_engine(engine_dir)
+    stack, pixel_size_nm = timelapse_frames(min(frames, 20), size)
+    log(f"engine alone on {stack.shape[0]} frames of {size} x {size}")
+    return (
+        engine,
+        stack,
+        pixel_size_nm,
+        engine_only(engine, stack, pixel_size_nm, limits.batch_frames),
+    )
+
+
 def bench_pipeline(
     engine_dir: Path,
     *,
@@ -219,13 +240,10 @@ def bench_pipeline(
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Measure engine-only and pipeline throughput side by side; return the JSON report."""
-    from tcan_live.runtime import load_engine
-
     limits = limits or PipelineLimits()
-    engine = load_engine(engine_dir)
-    stack, pixel_size_nm = timelapse_frames(min(frames, 20), size)
-    log(f"engine alone on {stack.shape[0]} frames of {size} x {size}")
-    engine_mp_per_s = engine_only(engine, stack, pixel_size_nm, limits.batch_frames)
+    engine, stack, pixel_size_nm, engine_mp_per_s = _engine_alone(
+        engine_dir, frames, size, limits, log
+    )
     engine_fps = engine_mp_per_s / (size * size / 1e6)
     runs = []
     with tempfile.TemporaryDirectory(prefix="tcan-bench-") as workdir:
@@ -283,12 +301,10 @@ def soak(
     the frames in the store with zarr), resident memory over time and its growth after the
     warm-up, latency percentiles and drift (last tenth over first tenth), backlog.
     """
-    from tcan_live.runtime import load_engine
-
     limits = limits or PipelineLimits()
-    engine = load_engine(engine_dir)
-    stack, pixel_size_nm = timelapse_frames(min(frames, 20), size)
-    engine_mp_per_s = engine_only(engine, stack, pixel_size_nm, limits.batch_frames)
+    engine, stack, pixel_size_nm, engine_mp_per_s = _engine_alone(
+        engine_dir, frames, size, limits, log
+    )
     rate = paced_fraction * engine_mp_per_s / (size * size / 1e6)
     log(f"soak: {frames} frames of {size} x {size} at {rate:.2f} frames/s")
     with tempfile.TemporaryDirectory(prefix="tcan-soak-") as workdir:
