@@ -103,7 +103,8 @@ def resume_training(path: Path, gan: TcanGan, config: TrainConfig) -> RunState:
     ------
     TrainingError
         If the file is missing, holds no resumable state, or was written by a run whose
-        configuration differs in anything but epochs, device or threads.
+        configuration differs in anything but epochs (constant learning rates only), device or
+        threads.
     """
     if not path.is_file():
         raise TrainingError(f"--resume: {path} does not exist; nothing to resume")
@@ -116,8 +117,11 @@ def resume_training(path: Path, gan: TcanGan, config: TrainConfig) -> RunState:
         raise TrainingError(f"--resume: {path} holds no resumable training state")
     saved = _flatten(checkpoint.meta.training.get("config", {}))
     wanted = _flatten(config.model_dump(mode="json"))
+    changeable = _RESUMABLE_CHANGES
+    if config.training.lr_schedule != "constant":
+        changeable = changeable - {"training.epochs"}  # the schedule spans the epochs
     for field in sorted(saved.keys() | wanted.keys()):
-        if field not in _RESUMABLE_CHANGES and saved.get(field) != wanted.get(field):
+        if field not in changeable and saved.get(field) != wanted.get(field):
             raise TrainingError(
                 f"--resume: {path} was trained with {field} = {saved.get(field)!r}, the config "
                 f"says {wanted.get(field)!r}; resume with the same configuration"

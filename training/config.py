@@ -178,6 +178,10 @@ class TrainingSection(_Frozen):
     steps_per_epoch: int | None = Field(None, ge=1)
     lr_g: float = Field(1e-4, gt=0.0)
     lr_d: float = Field(5e-5, gt=0.0)
+    # "cosine": both learning rates fall from lr_g / lr_d to min_lr_fraction of them over all
+    # configured steps, which lets a short CPU run start fast and still settle.
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    min_lr_fraction: float = Field(0.01, ge=0.0, le=1.0)
     betas_g: tuple[Beta, Beta] = (0.9, 0.999)
     betas_d: tuple[Beta, Beta] = (0.9, 0.999)
     seed: int = Field(0, ge=0)

@@ -54,6 +54,13 @@ class TcanGan:
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=fp16)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=fp16)
 
+    def scale_learning_rates(self, factor: float) -> None:
+        """Set both optimisers' learning rates to ``factor`` times the configured ones."""
+        opt = self.config.training
+        for optimizer, base in ((self.optimizer_g, opt.lr_g), (self.optimizer_d, opt.lr_d)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * factor
+
     @contextlib.contextmanager
     def _autocast(self) -> Iterator[None]:
         if self.amp_dtype is None:

@@ -43,6 +43,7 @@ from training.data import (
 from training.data.sources import STREAM_VALIDATION_SIMULATION
 from training.gan import TcanGan
 from training.history import Row, plot_rows, read_rows, write_rows
+from training.schedule import learning_rate_factor
 
 LAST = "last.safetensors"
 BEST = "best.safetensors"
@@ -236,7 +237,17 @@ def _train_epoch(
     """Run one epoch's steps; return the mean of each loss."""
     sums: dict[str, float] = {}
     order = data.train.epoch_order(epoch, data.steps_per_epoch, data.batch_size)
+    opt = gan.config.training
+    total_steps = opt.epochs * data.steps_per_epoch
     for step, indices in enumerate(order):
+        gan.scale_learning_rates(
+            learning_rate_factor(
+                opt.lr_schedule,
+                epoch * data.steps_per_epoch + step,
+                total_steps,
+                opt.min_lr_fraction,
+            )
+        )
         lr, hr = data.train.batch(indices, epoch, step)
         losses = gan.train_step(lr.to(gan.device), hr.to(gan.device), adversarial)
         for key, value in losses.items():

@@ -110,6 +110,20 @@ def test_resume_continues_bit_identically(straight_run: Path, tmp_path: Path) ->
     assert "training.lr_g = 0.001, the config says 0.002" in result.output
 
 
+def test_cosine_schedule_is_followed_and_fixes_the_epochs(tmp_path: Path) -> None:
+    config = tiny(training={"lr_schedule": "cosine", "min_lr_fraction": 0.1})
+    train(config, tmp_path, progress=False)
+    # 2 epochs x 2 steps: the rate used at each epoch's last step (steps 1 and 3 of 0..3)
+    lr_g = [float(row["lr_g"]) for row in read_log(tmp_path)]
+    lr_d = [float(row["lr_d"]) for row in read_log(tmp_path)]
+    assert lr_g == pytest.approx([1e-3 * (0.1 + 0.9 * 0.75), 1e-4])
+    assert lr_d == pytest.approx([5e-4 * (0.1 + 0.9 * 0.75), 5e-5])
+    # the schedule spans the configured epochs, so resuming with more is refused by name
+    longer = tiny(training={"lr_schedule": "cosine", "min_lr_fraction": 0.1, "epochs": 3})
+    with pytest.raises(TrainingError, match=r"training\.epochs = 2, the config says 3"):
+        train(longer, tmp_path, resume=True, progress=False)
+
+
 def test_logs_curves_and_self_describing_checkpoints(straight_run: Path) -> None:
     rows = read_log(straight_run)
     assert [row["phase"] for row in rows] == ["warmup", "gan"]
