@@ -84,6 +84,12 @@ class DiscriminatorConfig(_Frozen):
     dense: tuple[int, int] = (256, 64)
     pooled_size: int = Field(4, ge=1)
     negative_slope: float = Field(0.1, ge=0.0)
+    # "leaky-kaiming": He-normal weights for the LeakyReLU slope, zero biases. torch's default
+    # init shrinks the signal through the 11 convolutions and 4 poolings until the logit no
+    # longer depends on the image (measured: 5e-8 apart for two random images), so a
+    # discriminator trained at a low rate never starts learning. "torch-default" reproduces
+    # engines trained before 2026-11-21 12:30 UTC (the shipped *-small engines).
+    init: Literal["leaky-kaiming", "torch-default"] = "leaky-kaiming"
 
 
 _PRESETS: dict[str, dict[str, object]] = {

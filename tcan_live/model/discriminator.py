@@ -45,6 +45,14 @@ class Discriminator(nn.Module):
             nn.LeakyReLU(c.negative_slope),
             nn.Linear(second, 1),
         )
+        if c.init == "leaky-kaiming":
+            for module in self.modules():
+                if isinstance(module, nn.Conv2d | nn.Linear):
+                    nn.init.kaiming_normal_(
+                        module.weight, a=c.negative_slope, nonlinearity="leaky_relu"
+                    )
+                    if module.bias is not None:
+                        nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits of shape (N,) for images (N, in_channels, H, W)."""

@@ -24,3 +24,22 @@ def test_structure_follows_the_paper() -> None:
 def test_conditional_input_channels() -> None:
     discriminator = build_discriminator(DiscriminatorConfig(in_channels=2))
     assert discriminator(torch.rand(2, 2, 64, 64)).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DiscriminatorConfig(),  # the paper's
+        DiscriminatorConfig(base=16, max_channels=128, dense=(128, 32)),  # the small configs'
+    ],
+)
+def test_a_fresh_discriminator_tells_images_apart(config: DiscriminatorConfig) -> None:
+    torch.manual_seed(0)
+    images = torch.rand(4, 1, 128, 128)
+    images[2:] *= 0.2  # dimmer images
+    with torch.no_grad():
+        spread = build_discriminator(config)(images).std().item()
+        default = config.model_copy(update={"init": "torch-default"})
+        old_spread = build_discriminator(default)(images).std().item()
+    # torch's default init gives an input-independent logit (why "leaky-kaiming" exists)
+    assert spread > 1e-3 > 1e-5 > old_spread, (spread, old_spread)
