@@ -1,13 +1,15 @@
 """The generator ablation: TCAN against its DFCAN-only and U-net-only branches.
 
 Each ablation checkpoint is trained with the same configuration except
-``model.overrides.branches`` (see ``config/train/ablation-*.toml``): same simulated data, same
-losses, same number of steps. Here they are evaluated on one held-out set, through the same
+``model.overrides.branches`` and, for repeats, ``training.seed`` (see
+``config/train/ablation-*.toml``): same simulated data for one seed, same losses, same number
+of steps. Here they are evaluated on one held-out set, through the same
 runtime path the daemon uses, and tabulated for the model card.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,14 @@ from tcan_live.model.complexity import parameter_counts
 from training.heldout import HeldOutSpec
 
 _BRANCH_NAMES = {("unet", "dfcan"): "TCAN", ("dfcan",): "DFCAN only", ("unet",): "U-net only"}
+# (column title, metric key, format): fixed decimals so that rows compare digit by digit
 METRIC_COLUMNS = (
-    ("PSNR dB", "psnr"),
-    ("SSIM", "ssim"),
-    ("SNR", "snr"),
-    ("decorr. nm", "decorr_nm"),
-    ("bead FWHM nm", "fwhm_nm_mean"),
-    ("RSP", "rsp"),
+    ("PSNR dB", "psnr", ".2f"),
+    ("SSIM", "ssim", ".3f"),
+    ("SNR", "snr", ".1f"),
+    ("decorr. nm", "decorr_nm", ".0f"),
+    ("bead FWHM nm", "fwhm_nm_mean", ".0f"),
+    ("RSP", "rsp", ".3f"),
 )
 
 
@@ -62,7 +65,7 @@ def evaluate_ablation(
                 "branches": list(branches),
                 "checkpoint": path.as_posix(),
                 "parameters": parameter_counts(checkpoint.generator)["total"],
-                "budget_steps": _budget_steps(training.get("config_text")),
+                **_run_settings(training.get("config_text")),
                 "steps": training.get("steps_completed"),
                 "best_epoch": training.get("best_epoch"),
                 "training_time_s": training.get("training_time_s"),
@@ -75,49 +78,60 @@ def evaluate_ablation(
     return rows
 
 
-def _budget_steps(config_text: object) -> int | None:
-    """Return the steps a run was configured for (epochs x steps_per_epoch), from its config."""
+def _run_settings(config_text: object) -> dict[str, int | None]:
+    """Return the steps a run was configured for (epochs x steps_per_epoch) and its seed."""
+    settings: dict[str, int | None] = {"budget_steps": None, "seed": None}
     if not isinstance(config_text, str):
-        return None
+        return settings
     try:
         section = tomllib.loads(config_text).get("training", {})
-        return int(section["epochs"]) * int(section["steps_per_epoch"])
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
-        return None
+    except tomllib.TOMLDecodeError:
+        return settings
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        settings["budget_steps"] = int(section["epochs"]) * int(section["steps_per_epoch"])
+    with contextlib.suppress(TypeError, ValueError):
+        settings["seed"] = int(section.get("seed", 0))  # the trainer's default seed is 0
+    return settings
 
 
 def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
     """Return the model card's ablation section (markdown lines); empty without rows."""
     if not rows:
         return []
-    columns = [key for _, key in METRIC_COLUMNS if any(row["output"].get(key) for row in rows)]
-    names = [name for name, key in METRIC_COLUMNS if key in columns]
+    shown = [
+        (name, key, spec)
+        for name, key, spec in METRIC_COLUMNS
+        if any(row["output"].get(key) for row in rows)
+    ]
+    names = [name for name, _, _ in shown]
     lines = [
         f"## Ablation (same data, same budget, same evaluation: {spec.count} held-out "
         f"{spec.structure} images of {spec.size} px, seed {spec.seed})",
         "",
         "Generators trained from scratch with one configuration each, identical except for",
-        "`model.overrides.branches`; evaluated with `tcan-live evaluate` through the runtime",
-        "(checkpoint in torch: the engine's pixel-size matching and normalisation, tile 256 with",
-        "a 32 px halo; the shipped engines' figures moved by under 0.01 dB between tile 256 and",
-        "320).",
+        "their name, `model.overrides.branches` and `training.seed` (the seed sets both the",
+        "simulated training samples and the initial weights); evaluated with `tcan-live evaluate`",
+        "through the runtime (checkpoint in torch: the engine's pixel-size matching and",
+        "normalisation, tile 256 with a 32 px halo; the shipped engines' figures moved by",
+        "under 0.01 dB between tile 256 and 320).",
         "",
-        "| generator | parameters | steps trained | best at step | minutes to best | "
+        "| generator | parameters | seed | steps trained | best at step | minutes to best | "
         + " | ".join(names)
         + " |",
-        "|" + "---|" * (5 + len(names)),
+        "|" + "---|" * (6 + len(names)),
     ]
     for row in rows:
         minutes = row.get("training_time_s")
         cells = [
             row["generator"],
             f"{row['parameters']:,}" if row.get("parameters") else "",
+            "" if row.get("seed") is None else str(row["seed"]),
             str(row.get("budget_steps") or ""),
             str(row.get("steps") or ""),
             f"{minutes / 60:.0f}" if minutes else "",
             *[
-                "" if row["output"].get(key) is None else f"{row['output'][key]:.3g}"
-                for key in columns
+                "" if row["output"].get(key) is None else format(row["output"][key], spec)
+                for _, key, spec in shown
             ],
         ]
         lines.append("| " + " | ".join(cells) + " |")

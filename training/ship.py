@@ -122,13 +122,16 @@ def _table(metrics: dict[str, Any]) -> list[str]:
 
 def _stage_lines(title: str, training: dict[str, Any]) -> list[str]:
     minutes = float(training.get("training_time_s", 0)) / 60
+    best = training.get("best_epoch")
+    # counted from 1, as `tcan-live train` reports it (log.csv's epoch column counts from 0)
+    best_epoch = best + 1 if isinstance(best, int) else "?"
     return [
         f"### {title}",
         "",
         f"- Command: `{training.get('command', 'n/a')}`",
         f"- Time: {minutes:.1f} min; {training.get('epochs_completed', '?')} epochs of "
         f"{training.get('steps_completed', '?')} steps in total were completed when this "
-        f"checkpoint was written; it is the best epoch ({training.get('best_epoch', '?')}, "
+        f"checkpoint was written; it is the best one, epoch {best_epoch} (counted from 1; "
         f"validation loss {training.get('best_val_loss', '?')})",
         f"- Hardware: {json.dumps(training.get('hardware', {}))}",
         "",

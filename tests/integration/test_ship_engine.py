@@ -22,7 +22,7 @@ def _checkpoint(path: Path, branches: tuple[str, ...], steps: int) -> Path:
         "steps_completed": steps,
         "training_time_s": 120.0,
         "command": f"train {path.stem}",
-        "config_text": "[training]\nepochs = 4\nsteps_per_epoch = 10\n",
+        "config_text": f"[training]\nepochs = 4\nsteps_per_epoch = 10\nseed = {len(branches)}\n",
     }
     return save_checkpoint(
         path, tiny_generator(branches=branches), pixel_size_nm=50.0, training=training
@@ -60,6 +60,7 @@ def test_ship_engine_writes_a_loadable_engine_and_a_card_with_the_ablation(tmp_p
     ]
     assert rows[0]["parameters"] > rows[1]["parameters"] > 0 and rows[2]["parameters"] > 0
     assert all(row["steps"] == 30 and row["budget_steps"] == 40 for row in rows[:3])
+    assert [row.get("seed") for row in rows] == [2, 1, 1, None]
     # The rows are measured, not copied: different generators give different outputs.
     assert len({row["output"]["psnr"] for row in rows}) == len(rows)
     text = (out / "MODEL_CARD.md").read_text()
