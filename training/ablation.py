@@ -99,8 +99,8 @@ def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
     if not rows:
         return []
     shown = [
-        (name, key, spec)
-        for name, key, spec in METRIC_COLUMNS
+        (name, key, fmt)
+        for name, key, fmt in METRIC_COLUMNS
         if any(row["output"].get(key) for row in rows)
     ]
     names = [name for name, _, _ in shown]
@@ -109,8 +109,10 @@ def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
         f"{spec.structure} images of {spec.size} px, seed {spec.seed})",
         "",
         "Generators trained from scratch with one configuration each, identical except for",
-        "their name, `model.overrides.branches` and `training.seed` (the seed sets both the",
-        "simulated training samples and the initial weights); evaluated with `tcan-live evaluate`",
+        "their name, `model.overrides.branches` and `training.seed` (the seed sets the",
+        "simulated training and validation samples and the initial weights, so rows of",
+        "different seeds chose their best epoch on different validation sets); evaluated with",
+        "`tcan-live evaluate`",
         "through the runtime (checkpoint in torch: the engine's pixel-size matching and",
         "normalisation, tile 256 with a 32 px halo; the shipped engines' figures moved by",
         "under 0.01 dB between tile 256 and 320).",
@@ -130,11 +132,20 @@ def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
             str(row.get("steps") or ""),
             f"{minutes / 60:.0f}" if minutes else "",
             *[
-                "" if row["output"].get(key) is None else format(row["output"][key], spec)
-                for _, key, spec in shown
+                "" if row["output"].get(key) is None else format(row["output"][key], fmt)
+                for _, key, fmt in shown
             ],
         ]
         lines.append("| " + " | ".join(cells) + " |")
     commands = [row["command"] for row in rows if row.get("command")]
-    lines += ["", "Trained with:", "", *[f"- `{command}`" for command in commands], ""]
+    lines += [
+        "",
+        "Minutes are wall time as recorded by each run; they depend on how many runs shared",
+        "the machine's cores and are not comparable across rows.",
+        "",
+        "Trained with:",
+        "",
+        *[f"- `{command}`" for command in commands],
+        "",
+    ]
     return lines

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from tcan_live.model import CheckpointError, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
 from training.gan import TcanGan
@@ -26,8 +28,12 @@ from training.state import (
 _D = "discriminator."
 _OPT_G = "optimizer_g."
 _OPT_D = "optimizer_d."
-# Settings a resumed run may change: they do not alter what is computed (epochs extends it).
-_RESUMABLE_CHANGES = frozenset({"training.epochs", "training.device", "training.threads"})
+# Settings a resumed run may change: they do not alter what is computed (epochs extends it;
+# the discriminator's initialisation is overwritten by the saved weights).
+_RESUMABLE_CHANGES = frozenset(
+    {"training.epochs", "training.device", "training.threads", "model.discriminator.init"}
+)
+_NO_DEFAULT = object()
 
 
 class TrainingError(ValueError):
@@ -96,6 +102,27 @@ def _flatten(document: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _field_default(dotted: str) -> Any:
+    """Return the default of a configuration field, e.g. ``training.lr_schedule``.
+
+    Fields added after a checkpoint was written are missing from its saved configuration; the
+    run that wrote it behaved as their default does.
+    """
+    model: type[BaseModel] = TrainConfig
+    *sections, name = dotted.split(".")
+    for section in sections:
+        field = model.model_fields.get(section)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return _NO_DEFAULT
+        model = annotation
+    field = model.model_fields.get(name)
+    if field is None or field.is_required():
+        return _NO_DEFAULT
+    default = field.get_default(call_default_factory=True)
+    return list(default) if isinstance(default, tuple) else default  # as JSON gives it
+
+
 def resume_training(path: Path, gan: TcanGan, config: TrainConfig) -> RunState:
     """Load the state saved in ``path`` (a ``last.safetensors``) into ``gan``.
 
@@ -121,7 +148,8 @@ def resume_training(path: Path, gan: TcanGan, config: TrainConfig) -> RunState:
     if config.training.lr_schedule != "constant":
         changeable = changeable - {"training.epochs"}  # the schedule spans the epochs
     for field in sorted(saved.keys() | wanted.keys()):
-        if field not in changeable and saved.get(field) != wanted.get(field):
+        was = saved[field] if field in saved else _field_default(field)
+        if field not in changeable and was != wanted.get(field):
             raise TrainingError(
                 f"--resume: {path} was trained with {field} = {saved.get(field)!r}, the config "
                 f"says {wanted.get(field)!r}; resume with the same configuration"

@@ -142,6 +142,22 @@ def _stage_lines(title: str, training: dict[str, Any]) -> list[str]:
     ]
 
 
+def _discriminator_init_lines(training: dict[str, Any]) -> list[str]:
+    """Warn when the weights were trained with the discriminator's old, inert initialisation."""
+    config = training.get("config") or {}
+    discriminator = config.get("model", {}).get("discriminator", {})
+    adversarial = config.get("loss", {}).get("adversarial_weight", 0)
+    if not adversarial or discriminator.get("init", "torch-default") != "torch-default":
+        return []
+    return [
+        "- Trained with the discriminator's torch-default initialisation (before it was",
+        "  fixed: docs/trainer.md), under which its logit did not depend on the image; unless",
+        "  the adversarial losses in the run's log.csv left ln 2 = 0.693, the adversarial",
+        "  phase was inert. To reproduce these weights with this version, add",
+        '  `init = "torch-default"` to `[model].discriminator` in the configuration above.',
+    ]
+
+
 def write_model_card(
     engine_dir: Path,
     checkpoint: Path,
@@ -234,6 +250,7 @@ def write_model_card(
         "- Expects confocal images resampled to 50 nm pixels (the runtime does this).",
         f"- Built on {platform.platform()} with {platform.python_implementation()} "
         f"{platform.python_version()}.",
+        *_discriminator_init_lines(training),
     ]
     path = engine_dir / "MODEL_CARD.md"
     path.write_text("\n".join(lines) + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
@@ -122,6 +124,31 @@ def test_cosine_schedule_is_followed_and_fixes_the_epochs(tmp_path: Path) -> Non
     longer = tiny(training={"lr_schedule": "cosine", "min_lr_fraction": 0.1, "epochs": 3})
     with pytest.raises(TrainingError, match=r"training\.epochs = 2, the config says 3"):
         train(longer, tmp_path, resume=True, progress=False)
+
+
+def test_resume_accepts_a_checkpoint_written_before_newer_config_fields(tmp_path: Path) -> None:
+    # A run written by an older version: its saved configuration lacks fields added since
+    # (the learning-rate schedule, the discriminator's initialisation); it behaved as their
+    # defaults do, so it resumes.
+    config = tiny(training={"epochs": 1})
+    train(config, tmp_path, progress=False)
+    last = tmp_path / "last.safetensors"
+    tensors = load_file(last)
+    with safe_open(last, "pt") as handle:
+        metadata = handle.metadata()
+    document = json.loads(metadata["tcan_live"])
+    saved = document["training"]["config"]
+    for key in ("lr_schedule", "min_lr_fraction"):
+        del saved["training"][key]
+    del saved["model"]["discriminator"]["init"]
+    save_file(tensors, last, metadata={"tcan_live": json.dumps(document)})
+    outcome = train(tiny(), tmp_path, resume=True, progress=False)
+    assert outcome.epochs == 2
+    # a field that was set differently is still refused by name
+    save_file(tensors, last, metadata={"tcan_live": json.dumps(document)})
+    other = tiny(training={"lr_schedule": "cosine", "epochs": 1})
+    with pytest.raises(TrainingError, match=r"training\.lr_schedule = None, the config says"):
+        train(other, tmp_path, resume=True, progress=False)
 
 
 def test_logs_curves_and_self_describing_checkpoints(straight_run: Path) -> None:
