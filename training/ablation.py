@@ -9,8 +9,6 @@ runtime path the daemon uses, and tabulated for the model card.
 
 from __future__ import annotations
 
-import contextlib
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +63,7 @@ def evaluate_ablation(
                 "branches": list(branches),
                 "checkpoint": path.as_posix(),
                 "parameters": parameter_counts(checkpoint.generator)["total"],
-                **_run_settings(training.get("config_text")),
+                **_run_settings(training),
                 "steps": training.get("steps_completed"),
                 "best_epoch": training.get("best_epoch"),
                 "training_time_s": training.get("training_time_s"),
@@ -78,20 +76,14 @@ def evaluate_ablation(
     return rows
 
 
-def _run_settings(config_text: object) -> dict[str, int | None]:
+def _run_settings(training: dict[str, Any]) -> dict[str, int | None]:
     """Return the steps a run was configured for (epochs x steps_per_epoch) and its seed."""
-    settings: dict[str, int | None] = {"budget_steps": None, "seed": None}
-    if not isinstance(config_text, str):
-        return settings
-    try:
-        section = tomllib.loads(config_text).get("training", {})
-    except tomllib.TOMLDecodeError:
-        return settings
-    with contextlib.suppress(KeyError, TypeError, ValueError):
-        settings["budget_steps"] = int(section["epochs"]) * int(section["steps_per_epoch"])
-    with contextlib.suppress(TypeError, ValueError):
-        settings["seed"] = int(section.get("seed", 0))  # the trainer's default seed is 0
-    return settings
+    section = (training.get("config") or {}).get("training") or {}
+    epochs, steps = section.get("epochs"), section.get("steps_per_epoch")
+    return {
+        "budget_steps": epochs * steps if epochs and steps else None,
+        "seed": section.get("seed"),
+    }
 
 
 def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
@@ -112,10 +104,9 @@ def ablation_lines(rows: list[dict[str, Any]], spec: HeldOutSpec) -> list[str]:
         "their name, `model.overrides.branches` and `training.seed` (the seed sets the",
         "simulated training and validation samples and the initial weights, so rows of",
         "different seeds chose their best epoch on different validation sets); evaluated with",
-        "`tcan-live evaluate`",
-        "through the runtime (checkpoint in torch: the engine's pixel-size matching and",
-        "normalisation, tile 256 with a 32 px halo; the shipped engines' figures moved by",
-        "under 0.01 dB between tile 256 and 320).",
+        "`tcan-live evaluate` through the runtime (checkpoint in torch: the engine's pixel-size",
+        "matching and normalisation, tile 256 with a 32 px halo; the shipped engines' figures",
+        "moved by under 0.01 dB between tile 256 and 320).",
         "",
         "| generator | parameters | seed | steps trained | best at step | minutes to best | "
         + " | ".join(names)

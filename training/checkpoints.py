@@ -150,8 +150,9 @@ def resume_training(path: Path, gan: TcanGan, config: TrainConfig) -> RunState:
     for field in sorted(saved.keys() | wanted.keys()):
         was = saved[field] if field in saved else _field_default(field)
         if field not in changeable and was != wanted.get(field):
+            shown = "unset" if was is _NO_DEFAULT else repr(was)
             raise TrainingError(
-                f"--resume: {path} was trained with {field} = {saved.get(field)!r}, the config "
+                f"--resume: {path} was trained with {field} = {shown}, the config "
                 f"says {wanted.get(field)!r}; resume with the same configuration"
             )
     tensors = checkpoint.extra_tensors

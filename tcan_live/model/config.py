@@ -88,7 +88,7 @@ class DiscriminatorConfig(_Frozen):
     # init shrinks the signal through the 11 convolutions and 4 poolings until the logit no
     # longer depends on the image (measured: 5e-8 apart for two random images), so a
     # discriminator trained at a low rate never starts learning. "torch-default" reproduces
-    # engines trained before 2026-11-21 12:30 UTC (the shipped *-small engines).
+    # runs from before this field existed (the shipped *-small engines among them).
     init: Literal["leaky-kaiming", "torch-default"] = "leaky-kaiming"
 
 

@@ -22,7 +22,7 @@ def _checkpoint(path: Path, branches: tuple[str, ...], steps: int) -> Path:
         "steps_completed": steps,
         "training_time_s": 120.0,
         "command": f"train {path.stem}",
-        "config_text": f"[training]\nepochs = 4\nsteps_per_epoch = 10\nseed = {len(branches)}\n",
+        "config": {"training": {"epochs": 4, "steps_per_epoch": 10, "seed": len(branches)}},
     }
     return save_checkpoint(
         path, tiny_generator(branches=branches), pixel_size_nm=50.0, training=training
