@@ -11,13 +11,13 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:
-    from tcan_live.runtime import load_engine
+    from tcan_live.engine.load import load_engine
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so `import tcan_live` (and `tcan-live --version`) does not import torch.
     if name == "load_engine":
-        from tcan_live.runtime import load_engine
+        from tcan_live.engine.load import load_engine
 
         return load_engine
     raise AttributeError(f"module 'tcan_live' has no attribute {name!r}")

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from tcan_live.bench.memory import PeakMemory, peak_memory
+from tcan_live.engine.load import load_engine
+from tcan_live.engine.loaded_engine import Engine
 from tcan_live.engine.machine import cuda_device, installed_version
 from tcan_live.engine.manifest import EngineError, EngineManifest, read_manifest, sha256_file
 from tcan_live.engine.parity import filament_image
-from tcan_live.runtime import Engine, load_engine
 
 
 @dataclass(frozen=True)

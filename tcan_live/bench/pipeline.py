@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 import psutil
 
-from tcan_live.pipeline.daemon import Pipeline, PipelineLimits
-from tcan_live.runtime import Engine
-from tcan_live.sinks.base import ChannelInfo
+from tcan_live.core.acquisition import ChannelInfo
+from tcan_live.engine.loaded_engine import Engine
+from tcan_live.pipeline.limits import PipelineLimits
+from tcan_live.pipeline.pipeline import Pipeline
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import OmeZarrSink
+from tcan_live.sinks.omezarr import OmeZarrSink, open_sr, rejected_dir
 from tcan_live.sinks.rejected import RejectedFrames
 from tcan_live.sources.replay import ReplaySource
 
@@ -66,8 +67,8 @@ class PipelineRun:
 
 def timelapse_frames(count: int, size: int, seed: int = 0) -> tuple[np.ndarray, float]:
     """Return a (count, 1, size, size) uint16 simulated microtubule movie and its pixel size."""
-    from training.simulate import SimulationConfig
-    from training.simulate.timelapse import simulate_timelapse
+    from tcan_live.simulate import SimulationConfig
+    from tcan_live.simulate.timelapse import simulate_timelapse
 
     rng = np.random.default_rng(seed)
     config = SimulationConfig()
@@ -94,9 +95,7 @@ def frames_in_store(store: Path) -> int:
     The store writes one chunk per (t, channel) frame, so the initialised chunks of the
     full-resolution ``sr`` array are the frames that reached the disk.
     """
-    import zarr
-
-    return int(zarr.open_array(store / "sr" / "0", mode="r").nchunks_initialized)
+    return int(open_sr(store).nchunks_initialized)
 
 
 def _slope(times: list[float], values: list[float]) -> float:
@@ -125,7 +124,7 @@ def run_pipeline(
         {CHANNEL.name: engine.enhancer(mode="running")},
         store,
         [store],
-        rejected=RejectedFrames(out / "tcan_live" / "rejected"),
+        rejected=RejectedFrames(rejected_dir(out)),
         limits=limits,
     )
     loops = -(-frames // stack.shape[0])
@@ -217,7 +216,7 @@ def _engine_alone(
     log: Callable[[str], None],
 ) -> tuple[Engine, np.ndarray, float, float]:
     """Load the engine, simulate the frames to replay, measure the engine alone on them."""
-    from tcan_live.runtime import load_engine
+    from tcan_live.engine.load import load_engine
 
     engine = load_engine(engine_dir)
     stack, pixel_size_nm = timelapse_frames(min(frames, 20), size)

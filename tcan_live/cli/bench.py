@@ -92,7 +92,7 @@ def bench_pipeline(
     """Measure the whole daemon path (replay, store, engine, OME-Zarr) against the engine."""
     from tcan_live.bench.pipeline import bench_pipeline as run
     from tcan_live.engine.manifest import EngineError
-    from tcan_live.pipeline.daemon import PipelineLimits
+    from tcan_live.pipeline.limits import PipelineLimits
 
     console = Console(width=max(Console().width, 140))  # wide tables also in logs
     limits = PipelineLimits(max_frames_in_memory=max_in_memory, batch_frames=batch_frames)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from tcan_live.config import DaemonConfig
+    from tcan_live.daemon.config import DaemonConfig
     from tcan_live.daemon.service import Daemon
 
 CONFIG_ERROR = 2
@@ -42,8 +42,8 @@ def fail(console: Console, message: str, code: int) -> NoReturn:
 
 def runtime_errors() -> tuple[type[Exception], ...]:
     """Errors that stop the daemon from running, reported in one line (exit 1)."""
+    from tcan_live.core.safe_paths import UnsafePathError
     from tcan_live.daemon.service import DaemonError
-    from tcan_live.safe_paths import UnsafePathError
     from tcan_live.sinks.omezarr import LayoutMismatchError
 
     return (DaemonError, LayoutMismatchError, UnsafePathError, OSError, ValueError)
@@ -51,7 +51,7 @@ def runtime_errors() -> tuple[type[Exception], ...]:
 
 def build_daemon(console: Console, make_config: Callable[[], DaemonConfig]) -> Daemon:
     """Validate the configuration and build the daemon, exiting with a one-line error."""
-    from tcan_live.config import ConfigError
+    from tcan_live.core.settings import ConfigError
     from tcan_live.daemon.service import Daemon
 
     try:
@@ -68,17 +68,18 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
     """Run until Ctrl-C/SIGTERM (or a replay source's end), then print the summary."""
     import threading
 
+    from tcan_live.core.settings import ConfigError
     from tcan_live.daemon.dashboard import dashboard_or_quiet, stop_on_signals
     from tcan_live.daemon.service import run_until
-    from tcan_live.sources.config import SourceConfigError
 
-    kind = daemon.config.source.kind
-    if kind in ("pymmcore-plus", "pycromanager"):
+    kind = daemon.source_kind.name
+    if daemon.source_kind.in_process:
         daemon.stop()
         fail(
             console,
             f"source.kind = {kind!r} runs inside your acquisition script (Daemon(config) in "
-            "Python, see docs/daemon.md); the command serves watch and replay sources",
+            "Python, see docs/daemon.md); the command serves sources that run on their own "
+            "(e.g. watch and replay)",
             CONFIG_ERROR,
         )
     stop = threading.Event()
@@ -90,7 +91,7 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
         )
         try:
             run_until(daemon, stop, drain=drain, on_tick=board.refresh if board else None)
-        except SourceConfigError as error:
+        except ConfigError as error:
             daemon.stop()
             fail(console, str(error), CONFIG_ERROR)
         except runtime_errors() as error:

@@ -29,11 +29,11 @@ def evaluate(
     max_images: int | None = typer.Option(None, "--max-images", help="Use the first N images."),
 ) -> None:
     """Measure a method against the input, HR and baselines; write OUT/metrics.json."""
+    from tcan_live.core.tiff_files import ImageFileError
     from tcan_live.evaluate import Method
     from tcan_live.evaluate import evaluate as run_evaluation
     from tcan_live.evaluate.enhancers import checkpoint_enhancer, engine_enhancer
     from tcan_live.evaluate.run import BASELINES
-    from tcan_live.imageio import ImageFileError
     from tcan_live.model import CheckpointError, read_checkpoint_meta
 
     chosen = [

@@ -43,10 +43,10 @@ def infer(
     """
     import numpy as np
 
+    from tcan_live.core.tiff_files import read_tiff_stack, write_tiff
+    from tcan_live.engine.load import open_engine
     from tcan_live.engine.manifest import EngineError
-    from tcan_live.imageio import read_tiff_stack, write_tiff
     from tcan_live.model import CheckpointError
-    from tcan_live.runtime.engine import open_engine
 
     console = Console(stderr=True, soft_wrap=True)
     try:
@@ -74,7 +74,7 @@ def infer(
                 for frame in frames:
                     results.append(enhancer.enhance(frame, size))
                     progress.advance(task)
-            except ValueError as error:  # includes ImageFileError and FrameError
+            except ValueError as error:  # includes ImageFileError and FrameRejected
                 failed += 1
                 message = str(error).splitlines()[0]
                 where = "" if str(source) in message else f"{source}: "

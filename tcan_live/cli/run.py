@@ -18,7 +18,7 @@ def run(
 ) -> None:
     """Run the daemon described by a config file until Ctrl-C (watch and replay sources)."""
     from tcan_live.cli.daemon_support import build_daemon, serve
-    from tcan_live.config import load_config
+    from tcan_live.daemon.config import load_config
 
     console = Console()
     daemon = build_daemon(console, lambda: load_config(config))

@@ -32,8 +32,8 @@ def ship_engine(
 ) -> None:
     """Build the onnxruntime engine, evaluate it on held-out data, write its model card."""
     from tcan_live.engine.manifest import EngineError
-    from training.heldout import HELD_OUT_SEED, HeldOutSpec
-    from training.ship import ship_engine as ship
+    from tcan_live_training.heldout import HELD_OUT_SEED, HeldOutSpec
+    from tcan_live_training.ship import ship_engine as ship
 
     console = Console(soft_wrap=True)
     command = shlex.join(["tcan-live", *sys.argv[1:]])

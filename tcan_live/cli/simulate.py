@@ -28,8 +28,8 @@ def simulate(
     """Simulate COUNT image pairs of STRUCTURE into OUT."""
     from pydantic import ValidationError
 
-    from training.simulate import preset
-    from training.simulate.dataset import write_dataset
+    from tcan_live.simulate import preset
+    from tcan_live.simulate.dataset import write_dataset
 
     overrides: dict[str, object] = {}
     if photons is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from training.config import TrainConfig
+    from tcan_live_training.config import TrainConfig
 
 
 def train(
@@ -36,10 +36,10 @@ def train(
 ) -> None:
     """Train a generator and discriminator; writes best/last checkpoints, log.csv and loss.png."""
     from tcan_live.model import CheckpointError
-    from training.checkpoints import TrainingError
-    from training.config import ConfigError, load_train_config
-    from training.trainer import time_steps as measure_steps
-    from training.trainer import train as run_training
+    from tcan_live_training.checkpoints import TrainingError
+    from tcan_live_training.config import ConfigError, load_train_config
+    from tcan_live_training.trainer import time_steps as measure_steps
+    from tcan_live_training.trainer import train as run_training
 
     try:
         settings = load_train_config(config)

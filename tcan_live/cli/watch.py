@@ -11,7 +11,7 @@ from rich.console import Console
 from tcan_live.cli.daemon_support import DashboardOption, DrainOption
 
 if TYPE_CHECKING:
-    from tcan_live.config import DaemonConfig
+    from tcan_live.daemon.config import DaemonConfig
 
 
 def _engine_for(specs: list[str]) -> dict[str, str]:
@@ -37,7 +37,8 @@ def watch_config(
     polling: bool,
 ) -> DaemonConfig:
     """Build the daemon config of ``tcan-live watch`` (from a config file, or the options)."""
-    from tcan_live.config import ConfigError, load_config, parse_config
+    from tcan_live.core.settings import ConfigError
+    from tcan_live.daemon.config import load_config, parse_config
 
     watch: dict[str, Any] = {"kind": "watch", "root": str(folder)}
     watch |= {"process_existing": process_existing, "polling": polling}

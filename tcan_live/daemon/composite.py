@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from tcan_live.preview.imaging import make_composite
-from tcan_live.sinks.omezarr import ZarrArray, stored_layout
+from tcan_live.sinks.omezarr import ZarrArray, open_raw, open_sr, stored_layout
 
 ZOOM_FRACTION = 0.25  # the inset shows this fraction of the field's side, enlarged
 
@@ -37,8 +36,7 @@ def write_composite(store: Path, target: Path, t: int | None = None) -> Path:
     layout = stored_layout(store)
     if layout is None:
         raise ValueError(f"{store}: not a tcan-live store")
-    sr_array = zarr.open_array(store / "sr" / "0", mode="r")
-    raw_array = zarr.open_array(store / "raw" / "0", mode="r")
+    sr_array, raw_array = open_sr(store), open_raw(store)
     t = _last_complete_t(sr_array) if t is None else t
     colors = [channel.color for channel in layout.channels]
     sr = make_composite(list(np.asarray(sr_array[t], dtype=np.float32)), colors)

@@ -40,7 +40,8 @@ def status_table(daemon: Daemon, title: str = "tcan-live", final: bool = False) 
         table.add_row("previews", f"{daemon.publisher.endpoint}  sent {sent.sent}")
     table.add_row("frames in", f"{stats.received} (+{stats.resumed} resumed from the store)")
     table.add_row("frames out", f"{stats.enhanced} super-resolved, {stats.skipped} skipped")
-    table.add_row("rejected", f"{stats.rejected} (kept in {daemon.output.name}/tcan_live/rejected)")
+    kept = daemon.store.rejected_dir().relative_to(daemon.output.parent)
+    table.add_row("rejected", f"{stats.rejected} (kept in {kept})")
     table.add_row("backlog", f"{stats.backlog} frames waiting")
     table.add_row(
         "in memory",

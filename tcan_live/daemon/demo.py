@@ -1,7 +1,7 @@
 """``tcan-live demo``: a simulated dual-colour live-cell time-lapse through the whole daemon.
 
-A simulated microtubule + actin movie (``training.simulate``) is replayed by the camera of a
-real pymmcore-plus core (Python devices, :mod:`tcan_live.sources.demo_microscope`) and acquired
+A simulated microtubule + actin movie (``tcan_live.simulate``) is replayed by the camera of a
+real pymmcore-plus core (Python devices, :mod:`tcan_live.daemon.demo_microscope`) and acquired
 with a real MDA (``useq.MDASequence``, two channels, N time points); the daemon super-resolves
 every frame with the shipped default engines, writes ``DIR/demo.zarr`` and publishes previews.
 At the end, ``DIR/demo_composite.png`` compares raw and super-resolved (magenta/cyan).
@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tcan_live.config import DaemonConfig
+from tcan_live.daemon.config import ChannelConfig, DaemonConfig
 from tcan_live.daemon.service import Daemon, DaemonError
-from tcan_live.pipeline.channels import ChannelConfig
 from tcan_live.pipeline.stats import StatsSnapshot
 from tcan_live.preview.config import PreviewConfig
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.omezarr import stored_layout
-from tcan_live.sources.config import PymmcorePlusSourceConfig
+from tcan_live.sources.mmcore import PymmcorePlusSourceConfig
 
 CHANNELS = ("microtubules", "actin")
 DEFAULT_ENGINES = {"microtubules": "microtubules-small", "actin": "actin-small"}
@@ -63,7 +62,7 @@ def demo_engines(engines_dir: Path) -> dict[str, Path]:
 
 def simulate_stack(frames: int, size: int, seed: int) -> tuple[np.ndarray, float]:
     """Simulate a (T, 2, size, size) uint16 microtubules + actin movie and its pixel size."""
-    from training.simulate.timelapse import simulate_timelapse
+    from tcan_live.simulate.timelapse import simulate_timelapse
 
     movie = simulate_timelapse(CHANNELS, frames, size, np.random.default_rng(seed))
     stack = np.clip(np.rint(movie.lr), 0, np.iinfo(np.uint16).max).astype(np.uint16)
@@ -123,7 +122,7 @@ def run_demo(
     import useq
 
     from tcan_live.daemon.composite import write_composite
-    from tcan_live.sources.demo_microscope import build_demo_core
+    from tcan_live.daemon.demo_microscope import build_demo_core
 
     started = time.monotonic()
     stop = stop or threading.Event()

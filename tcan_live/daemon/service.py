@@ -1,7 +1,7 @@
 """The acquisition daemon: source, engines, OME-Zarr store and previews in one pipeline.
 
 A configured source, per-channel engines, the store and the preview publisher are wired into
-one :class:`~tcan_live.pipeline.daemon.Pipeline`.
+one :class:`~tcan_live.pipeline.pipeline.Pipeline`.
 
 Stopping (Ctrl-C, SIGTERM, :meth:`Daemon.stop`): the source stops first, then every frame it
 delivered is stored raw in the output; by default enhancement then stops after the batch under
@@ -16,41 +16,32 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from tcan_live.config import DaemonConfig
-from tcan_live.frames import EnhanceResult, Frame
+from tcan_live.core.acquisition import ChannelInfo, EnhanceResult, Frame
+from tcan_live.daemon.config import DaemonConfig, channel_color
+from tcan_live.engine.load import load_engine
+from tcan_live.engine.loaded_engine import Engine
 from tcan_live.metrics import decorrelation_resolution
-from tcan_live.pipeline.channels import channel_color
-from tcan_live.pipeline.daemon import Pipeline
+from tcan_live.pipeline.pipeline import Pipeline
 from tcan_live.pipeline.preview_feed import PreviewFeed
 from tcan_live.pipeline.stats import StatsSnapshot
 from tcan_live.preview.publisher import PreviewPublisher
-from tcan_live.runtime import Engine, load_engine
-from tcan_live.sinks.base import ChannelInfo
 from tcan_live.sinks.omezarr import OmeZarrSink, stored_layout
 from tcan_live.sinks.rejected import RejectedFrames
-from tcan_live.sources.base import FrameSource
-from tcan_live.sources.config import WatchSourceConfig, make_source
+from tcan_live.sources.kind import SourceContext, SourceKind
+from tcan_live.sources.protocol import FrameSource, OnePassSource
 from tcan_live.sources.pycromanager_hook import ImageProcessFn, PycromanagerSource
-from tcan_live.sources.replay import ReplaySource
-from tcan_live.sources.watch import WatchFolderSource
+from tcan_live.sources.registry import make_source, source_kind
 
 if TYPE_CHECKING:
     from pymmcore_plus import CMMCorePlus
 
 log = logging.getLogger(__name__)
 
-REJECTED_FOLDER = Path("tcan_live") / "rejected"
-
 
 class DaemonError(RuntimeError):
     """The daemon cannot start; the message is one line saying why."""
-
-
-def rejected_folder(output: Path) -> Path:
-    """Where frames the store cannot hold are kept: inside the output store."""
-    return output / REJECTED_FOLDER
 
 
 class Daemon:
@@ -107,9 +98,9 @@ class Daemon:
             enhancers,
             self.store,
             [self.store],
-            rejected=RejectedFrames(rejected_folder(self.output)),
+            rejected=RejectedFrames(self.store.rejected_dir()),
             previews=previews,
-            limits=config.performance.limits(),
+            limits=config.performance,
             qc_resolution=decorrelation_resolution,
             time_increment_s=config.output.time_increment_s,
         )
@@ -143,47 +134,44 @@ class Daemon:
         self.pipeline.start(layout)
         self._running = True
         # Frames already in the store (done or pending) are not taken again from the source.
-        stored = self.store.completed() | set(self.store.pending()) if layout else set()
-        origins = (
-            {str(row.get("origin")) for row in self.store.frame_records()} if layout else set()
-        )
-        self.source = make_source(
-            self.config.source,
+        held = self.store.resume_state() if layout else None
+        context = SourceContext.of(
             core=self._core,
             on_error=self._source_error,
-            skip_keys=stored,
-            skip_origins=origins,
+            skip_keys=held.keys if held else (),
+            skip_origins=held.origins if held else (),
         )
+        self.source = make_source(self.config.source, context)
         return self.source
+
+    @property
+    def source_kind(self) -> SourceKind[Any]:
+        """The kind of the configured source (what it can do: in-process, finite, one-pass)."""
+        return source_kind(self.config.source)
 
     def start(self) -> None:
         """Start the pipeline and the source: frames acquired from now on are processed."""
         self.open().start(self.pipeline.submit)
 
     def run_once(self) -> int:
-        """Watch source: take every frame already there, enhance all, stop; return the count."""
-        config = self.config.source
-        if not isinstance(config, WatchSourceConfig):
-            raise DaemonError(f"source.kind = {config.kind!r} has no one-pass mode")
-        if not config.root.is_dir():
-            raise DaemonError(f"watch root {config.root}: expected an existing folder")
-        source = self.open()
-        assert isinstance(source, WatchFolderSource)  # built from a watch config
+        """One-pass source: take every frame there now, enhance all, stop; return the count."""
+        kind = self.source_kind
+        if not kind.one_pass:
+            raise DaemonError(f"source.kind = {kind.name!r} has no one-pass mode")
+        source = cast(OnePassSource, self.open())
         try:
             taken = source.run_once(self.pipeline.submit)
+        except FileNotFoundError as error:
+            raise DaemonError(str(error)) from None
         finally:
             self.stop(drain=True)
         return taken
 
     @property
     def finished(self) -> bool:
-        """Whether a finite source (replay) has delivered everything and all is enhanced."""
+        """Whether a finite source has delivered everything and all of it is enhanced."""
         source = self.source
-        return (
-            isinstance(source, ReplaySource)
-            and source.done.is_set()
-            and self.pipeline.wait_idle(timeout=0)
-        )
+        return source is not None and source.finished and self.pipeline.wait_idle(timeout=0)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every frame received so far is enhanced or skipped (False on timeout)."""
@@ -239,7 +227,7 @@ class Daemon:
     def _remember_error(self, message: str) -> None:
         self.errors.append(message)
 
-    def _source_error(self, path: Path, message: str) -> None:
+    def _source_error(self, message: str) -> None:
         log.error("%s", message)
         self.pipeline.stats.add(errors=1)
         self._remember_error(message)

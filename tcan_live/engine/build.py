@@ -15,19 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tcan_live import __version__
-from tcan_live.engine import ort_backend, tensorrt_backend, torch_backend
-from tcan_live.engine.backends import KINDS, backend_kind
+from tcan_live.engine.backend_kind import BuildInputs
 from tcan_live.engine.export import ONNX_OPSET, export_onnx
-from tcan_live.engine.machine import cuda_device, installed_version
+from tcan_live.engine.machine import cuda_device
 from tcan_live.engine.manifest import (
     MANIFEST_NAME,
     EngineError,
     EngineManifest,
     Precision,
+    default_halo,
     sha256_bytes,
     sha256_file,
     write_manifest,
 )
+from tcan_live.engine.ort_backend import OnnxRuntimeBackend
 from tcan_live.engine.parity import (
     DEFAULT_TOLERANCE,
     measure_parity,
@@ -35,8 +36,8 @@ from tcan_live.engine.parity import (
     reference_output,
     require_parity,
 )
+from tcan_live.engine.registry import backend_kind, backend_names, engine_files
 from tcan_live.model import TCANGenerator, load_checkpoint
-from tcan_live.runtime.tiling import default_halo
 
 ONNX_FILE = "model.onnx"
 
@@ -55,37 +56,6 @@ def _check_request(tile: int, halo: int, max_batch: int) -> None:
         raise EngineError(f"--max-batch {max_batch}: expected at least 1")
     if halo < 0 or 2 * halo >= tile:
         raise EngineError(f"--halo {halo}: expected 0 <= halo < tile / 2 (tile {tile})")
-
-
-def _preflight(backend: str, precision: Precision) -> str:
-    """Fail before any work when this machine cannot build the engine; return the device."""
-    if backend == "tensorrt":
-        _, device = tensorrt_backend.require_tensorrt()
-        return f"cuda: {device.name}"
-    if backend == "torch":
-        return str(torch_backend.torch_device(precision))
-    return "cpu"
-
-
-def _engine_bytes(
-    backend: str,
-    onnx_model: bytes,
-    generator: TCANGenerator,
-    staging: Path,
-    out: Path,
-    tile: int,
-    max_batch: int,
-    precision: Precision,
-) -> bytes:
-    if backend == "tensorrt":
-        cache = staging / tensorrt_backend.TIMING_CACHE_FILE
-        previous = out / tensorrt_backend.TIMING_CACHE_FILE
-        if previous.is_file():
-            shutil.copyfile(previous, cache)
-        return tensorrt_backend.build_plan(onnx_model, tile, max_batch, precision, cache)
-    if backend == "torch":
-        return torch_backend.weights_bytes(generator)
-    return onnx_model
 
 
 def build_engine(
@@ -108,11 +78,13 @@ def build_engine(
     checkpoint
         A ``.safetensors`` checkpoint written by :func:`tcan_live.model.save_checkpoint`.
     backend
-        ``"onnxruntime"``, ``"tensorrt"`` or ``"torch"``.
+        A registered backend (:mod:`tcan_live.engine.registry`): ``"onnxruntime"``,
+        ``"tensorrt"``, ``"torch"``.
     out
         The engine folder (created; files of an earlier engine there are replaced).
     precision
-        ``"fp32"``, ``"fp16"`` or ``"bf16"`` (what each backend offers: see ``backends.KINDS``).
+        ``"fp32"``, ``"fp16"`` or ``"bf16"`` (what the backend offers:
+        ``BackendKind.precisions``).
     tile, halo, max_batch
         Tile size the engine is compiled for, overlap the runtime uses (default:
         :func:`tcan_live.runtime.tiling.default_halo`) and the largest batch of tiles.
@@ -132,16 +104,17 @@ def build_engine(
     kind = backend_kind(backend, precision)
     halo = default_halo(tile) if halo is None else halo
     _check_request(tile, halo, max_batch)
-    if torch_compile and backend != "torch":
-        raise EngineError("--torch-compile applies to --backend torch only")
-    device = _preflight(backend, precision)
+    if torch_compile and not kind.compiles:
+        compiling = [name for name in backend_names() if backend_kind(name).compiles]
+        raise EngineError(f"--torch-compile applies to --backend {' or '.join(compiling)} only")
+    device = kind.preflight(precision)
     tolerance = DEFAULT_TOLERANCE[precision] if tolerance is None else tolerance
     source = Path(checkpoint)
     loaded = load_checkpoint(source, spectrum="matmul")
     meta, generator = loaded.meta, loaded.generator
     reference = TCANGenerator(meta.architecture, spectrum="fft")
     reference.load_state_dict(generator.state_dict())
-    onnx_precision: Precision = precision if backend == "tensorrt" else "fp32"
+    onnx_precision = kind.onnx_precision(precision)
     target = Path(out)
 
     with tempfile.TemporaryDirectory(prefix="tcan-build-") as staging_name:
@@ -153,7 +126,7 @@ def build_engine(
         tiles = probe_tiles(tile)
         expected = reference_output(reference, tiles)
         log("parity of the ONNX on onnxruntime (CPU) against torch fp32")
-        checker = ort_backend.OnnxRuntimeBackend(onnx_model, tile, meta.scale, max_batch)
+        checker = OnnxRuntimeBackend(onnx_model, tile, meta.scale, max_batch)
         onnx_tolerance = tolerance if onnx_precision == precision else DEFAULT_TOLERANCE["fp32"]
         try:
             onnx_parity = measure_parity(
@@ -164,10 +137,10 @@ def build_engine(
         require_parity(onnx_parity, "ONNX export")
 
         log(f"building the {backend} engine ({precision})")
-        engine = _engine_bytes(
-            backend, onnx_model, generator, staging, target, tile, max_batch, precision
+        engine = kind.engine_bytes(
+            BuildInputs(onnx_model, generator, staging, target, tile, max_batch, precision)
         )
-        gpu = cuda_device() if backend == "tensorrt" else None
+        gpu = cuda_device() if kind.tied_to_gpu else None
         manifest = EngineManifest(
             model_name=meta.model_name,
             preset=meta.architecture.preset,
@@ -181,7 +154,7 @@ def build_engine(
             max_batch=max_batch,
             precision=precision,
             backend=kind.name,
-            backend_version=installed_version(backend) or "unknown",
+            backend_version=kind.installed_version() or "unknown",
             onnx_file=ONNX_FILE,
             onnx_sha256=sha256_bytes(onnx_model),
             onnx_opset=ONNX_OPSET,
@@ -198,7 +171,7 @@ def build_engine(
             tcan_live_version=__version__,
             gpu_name=gpu.name if gpu else None,
             compute_capability=gpu.compute_capability if gpu else None,
-            tensorrt_version=installed_version("tensorrt") if gpu else None,
+            tensorrt_version=kind.installed_version() if gpu else None,
         )
         if kind.engine_file != ONNX_FILE:  # the onnxruntime engine is the ONNX just checked
             log(f"parity of the {backend} engine against torch fp32 on {device}")
@@ -221,7 +194,7 @@ def _install(staging: Path, target: Path) -> dict[str, int]:
     target.mkdir(parents=True, exist_ok=True)
     staged = sorted(p for p in staging.iterdir() if p.is_file())
     names = {p.name for p in staged}
-    for stale in {kind.engine_file for kind in KINDS.values()} - names:
+    for stale in engine_files() - names:
         (target / stale).unlink(missing_ok=True)
     files: dict[str, int] = {}
     # Manifest last: an interrupted install leaves hashes that fail the load check, never a

@@ -32,7 +32,7 @@ _TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 class _Float32IO(nn.Module):
     """Runs a reduced-precision generator behind float32 inputs and outputs.
 
-    The engine contract (:class:`~tcan_live.engine.backend.InferenceBackend`) is float32 tiles
+    The engine contract (:class:`~tcan_live.runtime.backend.InferenceBackend`) is float32 tiles
     in and out whatever the precision inside, so the casts belong to the graph.
     """
 

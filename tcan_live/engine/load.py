@@ -3,35 +3,31 @@
 Every check failure is one line naming the folder, what differs, and the exact
 ``tcan-live build-engine`` command that rebuilds the engine for this machine. The files a
 backend loads are read once, hashed, and the very bytes that were hashed are handed to the
-backend, so a file swapped after the check is never loaded (security requirement, issue 7).
+backend, so a file swapped after the check is never loaded.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tcan_live.engine.backend import InferenceBackend
-from tcan_live.engine.backends import backend_kind
-from tcan_live.engine.machine import (
-    CudaDevice,
-    cuda_device,
-    import_tensorrt,
-    installed_version,
-    release,
-)
+from tcan_live.engine.backend_kind import BackendKind
+from tcan_live.engine.loaded_engine import Engine
+from tcan_live.engine.machine import CudaDevice, cuda_device, release
 from tcan_live.engine.manifest import EngineError, EngineManifest, read_manifest, sha256_bytes
+from tcan_live.engine.registry import backend_kind
+from tcan_live.runtime.backend import InferenceBackend
 
 
 def version_mismatch(manifest: EngineManifest, installed: str | None) -> str | None:
     """Why the installed backend version cannot run this engine, or None when it can.
 
-    TensorRT plans run only on the TensorRT version that built them. onnxruntime and torch
-    read the engine formats of older releases, so only an older major.minor is refused.
+    A GPU-tied plan (TensorRT) runs only on the library version that built it. The other
+    backends read the engine formats of older releases, so only an older major.minor is refused.
     """
     wanted = f"{manifest.backend} {manifest.backend_version}"
     if installed is None:
         return f"the engine needs {wanted}, which is not installed"
-    if manifest.backend == "tensorrt":
+    if backend_kind(manifest.backend).tied_to_gpu:
         if installed != manifest.backend_version:
             return f"the plan was built with {wanted}; this machine has TensorRT {installed}"
         return None
@@ -42,14 +38,12 @@ def version_mismatch(manifest: EngineManifest, installed: str | None) -> str | N
 
 def device_mismatch(manifest: EngineManifest, device: CudaDevice | None) -> str | None:
     """Why this machine's GPU cannot run the engine, or None when it can."""
-    needs_gpu = manifest.backend == "tensorrt" or (
-        manifest.backend == "torch" and manifest.precision != "fp32"
-    )
-    if not needs_gpu:
+    kind = backend_kind(manifest.backend)
+    if not kind.needs_gpu(manifest.precision):
         return None
     if device is None:
         return f"the {manifest.backend} {manifest.precision} engine needs a CUDA GPU; none found"
-    if manifest.backend != "tensorrt":
+    if not kind.tied_to_gpu:
         return None
     built_for = (manifest.gpu_name, manifest.compute_capability)
     if (device.name, device.compute_capability) != built_for:
@@ -61,14 +55,12 @@ def device_mismatch(manifest: EngineManifest, device: CudaDevice | None) -> str 
     return None
 
 
-def machine_mismatch(manifest: EngineManifest) -> str | None:
+def machine_mismatch(manifest: EngineManifest, kind: BackendKind) -> str | None:
     """Check the installed backend and the GPU of this machine against ``manifest``."""
-    if manifest.backend == "tensorrt":
-        try:
-            import_tensorrt()
-        except ImportError as error:
-            return str(error)
-    problem = version_mismatch(manifest, installed_version(manifest.backend))
+    problem = kind.unavailable()
+    if problem is not None:
+        return problem
+    problem = version_mismatch(manifest, kind.installed_version())
     return problem or device_mismatch(manifest, cuda_device())
 
 
@@ -90,7 +82,7 @@ def verified_bytes(folder: Path, name: str, sha256: str) -> bytes:
 def load_backend(
     path: str | Path, backend: str | None = None
 ) -> tuple[InferenceBackend, EngineManifest]:
-    """Check an engine folder against its files and this machine, then open it.
+    """Check an engine folder against its files and this machine, then open its backend.
 
     Parameters
     ----------
@@ -116,7 +108,7 @@ def load_backend(
         if backend is not None and backend != manifest.backend:
             raise EngineError(f"built for backend {manifest.backend}, not {backend}")
         kind = backend_kind(manifest.backend, manifest.precision)
-        problem = machine_mismatch(manifest)
+        problem = machine_mismatch(manifest, kind)
         if problem:
             raise EngineError(problem)
         onnx = verified_bytes(folder, manifest.onnx_file, manifest.onnx_sha256)
@@ -130,3 +122,27 @@ def load_backend(
         raise EngineError(
             f"{folder}: {error}; rebuild with: {manifest.rebuild_command(folder)}"
         ) from None
+
+
+def load_engine(path: str | Path) -> Engine:
+    """Load a built engine folder (``manifest.json`` + model files), verifying it first.
+
+    Raises
+    ------
+    EngineError
+        One line saying what differs between the manifest and the files or this machine,
+        and the command that rebuilds the engine.
+    """
+    backend, manifest = load_backend(path)
+    return Engine(backend, manifest.model_dump(mode="json"))
+
+
+def open_engine(
+    *, engine_dir: str | Path | None = None, checkpoint: str | Path | None = None
+) -> Engine:
+    """Open a built engine folder or, for a checkpoint, a torch eager engine (exactly one)."""
+    if checkpoint is not None and engine_dir is None:
+        return Engine.from_checkpoint(checkpoint)
+    if engine_dir is not None and checkpoint is None:
+        return load_engine(engine_dir)
+    raise ValueError("give exactly one of an engine folder (--engine) or --checkpoint")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,38 +24,17 @@ def cuda_device() -> CudaDevice | None:
     return CudaDevice(torch.cuda.get_device_name(0), f"{major}.{minor}")
 
 
-def import_tensorrt() -> Any:
-    """Import TensorRT lazily.
+def installed_version(library: str) -> str | None:
+    """Version of the Python library ``library``, or None when it cannot be imported.
 
-    Raises
-    ------
-    ImportError
-        With one line saying how to get TensorRT, when it is missing or its libraries are not
-        loadable (the PyPI bindings wheel imports only with the vendor's libraries present).
+    An import that fails because the library's native parts are missing (``OSError``, e.g. the
+    PyPI TensorRT bindings without NVIDIA's libraries) counts as not installed.
     """
     try:
-        import tensorrt
-    except (ImportError, OSError) as error:
-        raise ImportError(
-            f"TensorRT is not available ({type(error).__name__}: {str(error).splitlines()[0]}); "
-            "install it from NVIDIA's index on a CUDA machine (pip install tensorrt) or use "
-            "--backend onnxruntime / --backend torch"
-        ) from None
-    return tensorrt
-
-
-def installed_version(backend: str) -> str | None:
-    """Version of the library behind ``backend``, or None when it is not importable."""
-    if backend == "tensorrt":
-        try:
-            return str(import_tensorrt().__version__)
-        except ImportError:
-            return None
-    try:
-        module = importlib.import_module(backend)
-    except ImportError:
+        module = importlib.import_module(library)
+    except (ImportError, OSError):
         return None
-    return str(module.__version__)
+    return str(getattr(module, "__version__", "unknown"))
 
 
 def release(version: str) -> tuple[int, ...]:

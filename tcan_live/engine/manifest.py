@@ -3,7 +3,7 @@
 Every engine folder carries one manifest beside its files. It names the model (architecture,
 training pixel size, normalisation), the tiling the engine was compiled for, the backend and
 precision, the SHA-256 of every file the backend loads and, for TensorRT, the GPU and TensorRT
-version the plan is tied to. :func:`tcan_live.engine.build.load_backend` checks all of it before
+version the plan is tied to. :func:`tcan_live.engine.load.load_backend` checks all of it before
 anything is loaded.
 """
 
@@ -13,30 +13,50 @@ import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from tcan_live.core.settings import FrozenModel
 from tcan_live.model import GeneratorConfig, NormalizationSpec
-from tcan_live.model.config import _Frozen
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION: Literal[1] = 1
 
-BackendName = Literal["onnxruntime", "tensorrt", "torch"]
 Precision = Literal["fp32", "fp16", "bf16"]
-BACKENDS: tuple[BackendName, ...] = ("onnxruntime", "tensorrt", "torch")
 PRECISIONS: tuple[Precision, ...] = ("fp32", "fp16", "bf16")
+
+
+def _registered(name: str) -> str:
+    from tcan_live.engine.registry import BACKENDS  # the registry imports this module
+
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS.names())}")
+    return name
+
+
+BackendName = Annotated[str, AfterValidator(_registered)]
+"""A backend's name: any registered in :mod:`tcan_live.engine.registry`."""
 
 _SHA256 = r"^[0-9a-f]{64}$"
 _FILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a plain name inside the engine folder, no paths
+
+
+def default_halo(tile: int) -> int:
+    """Overlap (pixels per side, input grid) used when an engine is built without ``--halo``.
+
+    The network's theoretical receptive field (deep U-net, global spectral attention) exceeds
+    any practical tile, so the halo is set by the measured seam error instead: see the tiling
+    tests and README.
+    """
+    return max(8, tile // 8)
 
 
 class EngineError(ValueError):
     """An engine folder cannot be built or loaded; the message is one line saying why."""
 
 
-class ParityFigures(_Frozen):
+class ParityFigures(FrozenModel):
     """How far the engine's output is from the torch fp32 reference on the probe tiles.
 
     ``max_rel_error`` is the largest absolute difference divided by the reference output's
@@ -51,7 +71,7 @@ class ParityFigures(_Frozen):
     device: str
 
 
-class EngineManifest(_Frozen):
+class EngineManifest(FrozenModel):
     """Contents of ``manifest.json`` (see ``docs/engines.md`` for every field)."""
 
     format_version: Literal[1] = FORMAT_VERSION
@@ -96,9 +116,14 @@ class EngineManifest(_Frozen):
             raise ValueError(f"halo {self.halo} leaves no tile interior (tile {self.tile})")
         if self.engine_file == self.onnx_file and self.engine_sha256 != self.onnx_sha256:
             raise ValueError("engine_file is onnx_file but their sha256 differ")
+        from tcan_live.engine.registry import backend_kind  # the registry imports this module
+
         tied = (self.gpu_name, self.compute_capability, self.tensorrt_version)
-        if self.backend == "tensorrt" and None in tied:
-            raise ValueError("a tensorrt manifest needs gpu_name, compute_capability and version")
+        if backend_kind(self.backend).tied_to_gpu and None in tied:
+            raise ValueError(
+                f"a {self.backend} manifest needs gpu_name, compute_capability and "
+                "tensorrt_version (the plan runs only where it was built)"
+            )
         return self
 
     def rebuild_command(self, out: str | Path) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import psutil
 
+from tcan_live.engine.backend_kind import BackendKind
 from tcan_live.engine.batch import checked_batch
 from tcan_live.engine.export import INPUT_NAME
 
@@ -93,3 +94,13 @@ class OnnxRuntimeBackend:
 def open_backend(model: bytes, manifest: EngineManifest) -> OnnxRuntimeBackend:
     """Open the verified engine bytes of an onnxruntime manifest."""
     return OnnxRuntimeBackend(model, manifest.tile, manifest.scale, manifest.max_batch)
+
+
+KIND = BackendKind(
+    name="onnxruntime",
+    engine_file=ENGINE_FILE,
+    precisions=("fp32",),
+    open=open_backend,
+    library="onnxruntime",
+    why_not="the onnxruntime engine is the CPU engine: fp32 only (fp16 measured no faster there)",
+)

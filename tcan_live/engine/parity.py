@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from tcan_live.engine.backend import InferenceBackend
 from tcan_live.engine.manifest import EngineError, ParityFigures, Precision
 from tcan_live.model import TCANGenerator
+from tcan_live.runtime.backend import InferenceBackend
 
 # Largest |engine - torch| allowed, relative to the reference output's range. fp32 engines
 # differ from torch only by summation order and the matmul-vs-FFT spectrum (~1e-5 measured);

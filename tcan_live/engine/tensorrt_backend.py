@@ -14,14 +14,16 @@ pick fp16 kernels for the gate too, where the spectrum's DC term overflows fp16.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tcan_live.engine.backend_kind import BackendKind, BuildInputs
 from tcan_live.engine.batch import checked_batch
 from tcan_live.engine.export import INPUT_NAME, OUTPUT_NAME
-from tcan_live.engine.machine import CudaDevice, cuda_device, import_tensorrt, release
+from tcan_live.engine.machine import CudaDevice, cuda_device, release
 from tcan_live.engine.manifest import EngineError, Precision
 
 if TYPE_CHECKING:
@@ -30,6 +32,26 @@ if TYPE_CHECKING:
 ENGINE_FILE = "model.plan"
 TIMING_CACHE_FILE = "timing.cache"
 MIN_TENSORRT = (10,)
+
+
+def import_tensorrt() -> Any:
+    """Import TensorRT lazily.
+
+    Raises
+    ------
+    ImportError
+        With one line saying how to get TensorRT, when it is missing or its libraries are not
+        loadable (the PyPI bindings wheel imports only with the vendor's libraries present).
+    """
+    try:
+        import tensorrt
+    except (ImportError, OSError) as error:
+        raise ImportError(
+            f"TensorRT is not available ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "install it from NVIDIA's index on a CUDA machine (pip install tensorrt) or use "
+            "--backend onnxruntime / --backend torch"
+        ) from None
+    return tensorrt
 
 
 def require_tensorrt() -> tuple[Any, CudaDevice]:
@@ -168,3 +190,49 @@ class TensorRTBackend:
 def open_backend(plan: bytes, manifest: EngineManifest) -> TensorRTBackend:
     """Open the verified plan bytes of a tensorrt manifest."""
     return TensorRTBackend(plan, manifest.tile, manifest.scale, manifest.max_batch)
+
+
+def _unavailable() -> str | None:
+    try:
+        import_tensorrt()
+    except ImportError as error:
+        return str(error)
+    return None
+
+
+def _preflight(precision: Precision) -> str:
+    _, device = require_tensorrt()
+    return f"cuda: {device.name}"
+
+
+def _plan_bytes(inputs: BuildInputs) -> bytes:
+    cache = inputs.staging / TIMING_CACHE_FILE
+    previous = inputs.previous / TIMING_CACHE_FILE
+    if previous.is_file():
+        shutil.copyfile(previous, cache)
+    return build_plan(inputs.onnx_model, inputs.tile, inputs.max_batch, inputs.precision, cache)
+
+
+def _same_precision(precision: Precision) -> Precision:
+    return precision
+
+
+def _always(precision: Precision) -> bool:
+    return True
+
+
+KIND = BackendKind(
+    name="tensorrt",
+    engine_file=ENGINE_FILE,
+    precisions=("fp32", "fp16"),
+    open=open_backend,
+    library="tensorrt",
+    why_not="TensorRT engines are built from ONNX, which has no bfloat16 convolution before "
+    "opset 22",
+    preflight=_preflight,
+    engine_bytes=_plan_bytes,
+    onnx_precision=_same_precision,
+    needs_gpu=_always,
+    tied_to_gpu=True,
+    unavailable=_unavailable,
+)

@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from tcan_live.engine.backend_kind import BackendKind, BuildInputs
 from tcan_live.engine.manifest import EngineError, Precision
 from tcan_live.engine.torch_eager import TorchEagerBackend
 from tcan_live.model import GeneratorConfig, TCANGenerator
@@ -103,3 +104,28 @@ def open_backend(weights: bytes, manifest: EngineManifest) -> TorchEagerBackend:
         manifest.precision,
         manifest.torch_compile,
     )
+
+
+def _preflight(precision: Precision) -> str:
+    return str(torch_device(precision))
+
+
+def _weights(inputs: BuildInputs) -> bytes:
+    return weights_bytes(inputs.generator)
+
+
+def _below_fp32(precision: Precision) -> bool:
+    return precision != "fp32"
+
+
+KIND = BackendKind(
+    name="torch",
+    engine_file=ENGINE_FILE,
+    precisions=("fp32", "fp16", "bf16"),
+    open=open_backend,
+    library="torch",
+    preflight=_preflight,
+    engine_bytes=_weights,
+    needs_gpu=_below_fp32,
+    compiles=True,
+)

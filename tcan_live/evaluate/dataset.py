@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tcan_live.imageio import ImageFileError, read_tiff
+from tcan_live.core.tiff_files import ImageFileError, read_tiff
 
 FloatArray = NDArray[np.float32]
 TIFF_SUFFIXES = (".tif", ".tiff")

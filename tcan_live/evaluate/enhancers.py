@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from tcan_live.engine.loaded_engine import Engine
 from tcan_live.evaluate.baselines import bicubic_upsample, lucy_richardson
-from tcan_live.runtime.engine import Engine
 from tcan_live.runtime.resample import resample_to_shape
 
 FloatArray = NDArray[np.float32]
@@ -46,7 +46,7 @@ def checkpoint_enhancer(path: str | Path) -> Enhance:
 
 def engine_enhancer(directory: str | Path) -> Enhance:
     """Run an engine built by ``tcan-live build-engine`` (see :func:`runtime_enhancer`)."""
-    from tcan_live.runtime import load_engine
+    from tcan_live.engine.load import load_engine
 
     return runtime_enhancer(load_engine(directory))
 

@@ -51,7 +51,7 @@ class Method:
 
 
 def _psf_config(eval_set: EvalSet) -> Any:
-    from training.simulate import SimulationConfig
+    from tcan_live.simulate import SimulationConfig
 
     if "config" in eval_set.meta:
         return SimulationConfig.model_validate(eval_set.meta["config"])
@@ -64,8 +64,8 @@ def _psf_config(eval_set: EvalSet) -> Any:
 def _lucy_richardson(
     eval_set: EvalSet, scale: int, iterations: int | None, notes: list[str]
 ) -> tuple[Enhance, dict[str, Any]]:
-    from training.simulate import simulate_pair
-    from training.simulate.optics import sampled_psf
+    from tcan_live.simulate import simulate_pair
+    from tcan_live.simulate.optics import sampled_psf
 
     config = _psf_config(eval_set)
     psf = sampled_psf(config)

@@ -1,16 +1,44 @@
-"""Percentile intensity statistics of data sets (the normalisation itself: runtime)."""
+"""Percentile intensity ranges of images and data sets (what the runtime normalises by)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tcan_live.model.config import NormalizationSpec
-from tcan_live.runtime.normalize import IntensityRange, percentile_range
 
-__all__ = ["IntensityRange", "percentile_range", "percentile_statistics"]
+# Below this spread a frame is treated as flat (avoids dividing noise by ~0).
+_MIN_SPREAD = 1e-6
+
+
+@dataclass(frozen=True)
+class IntensityRange:
+    """The raw intensities that map to 0 and 1."""
+
+    low: float
+    high: float
+
+    @property
+    def spread(self) -> float:
+        """``high - low``, at least a tiny positive number."""
+        return max(self.high - self.low, _MIN_SPREAD * max(1.0, abs(self.high)))
+
+    def normalize(self, image: np.ndarray) -> np.ndarray:
+        """Map raw intensities to the network's range (float32)."""
+        return ((image - np.float32(self.low)) / np.float32(self.spread)).astype(np.float32)
+
+    def denormalize(self, image: np.ndarray) -> np.ndarray:
+        """Map network output back to raw intensities (float32)."""
+        return (image * np.float32(self.spread) + np.float32(self.low)).astype(np.float32)
+
+
+def percentile_range(image: np.ndarray, spec: NormalizationSpec) -> IntensityRange:
+    """Return the intensities at the spec's low and high percentiles of ``image``."""
+    low, high = np.percentile(image, [spec.low_percentile, spec.high_percentile])
+    return IntensityRange(float(low), float(high))
 
 
 def percentile_statistics(

@@ -20,7 +20,8 @@ from pydantic import Field, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tcan_live.model.config import GeneratorConfig, NormalizationSpec, SpectrumKind, _Frozen
+from tcan_live.core.settings import FrozenModel
+from tcan_live.model.config import GeneratorConfig, NormalizationSpec, SpectrumKind
 from tcan_live.model.generator import TCANGenerator, generator_with_weights
 
 METADATA_KEY = "tcan_live"
@@ -32,7 +33,7 @@ class CheckpointError(ValueError):
     """A checkpoint file cannot be used; the message names the file and the reason."""
 
 
-class CheckpointMeta(_Frozen):
+class CheckpointMeta(FrozenModel):
     """What a checkpoint says about itself (stored as JSON inside the file)."""
 
     format_version: Literal[1] = 1

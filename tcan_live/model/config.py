@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from tcan_live.core.settings import FrozenModel
 
 Branch = Literal["unet", "dfcan"]
 Preset = Literal["paper", "small", "dfcan", "unet"]
 SpectrumKind = Literal["fft", "matmul"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class NormalizationSpec(_Frozen):
+class NormalizationSpec(FrozenModel):
     """How raw intensities are mapped to the network's input range.
 
     The value at ``low_percentile`` maps to 0 and the value at ``high_percentile`` to 1; the
@@ -42,7 +40,7 @@ class NormalizationSpec(_Frozen):
         return self
 
 
-class GeneratorConfig(_Frozen):
+class GeneratorConfig(FrozenModel):
     """Everything needed to rebuild a generator's architecture (not its weights).
 
     The spectrum implementation (``fft`` or ``matmul``) is deliberately not part of it: both
@@ -74,7 +72,7 @@ class GeneratorConfig(_Frozen):
         return 2**self.unet_depth if "unet" in self.branches else 1
 
 
-class DiscriminatorConfig(_Frozen):
+class DiscriminatorConfig(FrozenModel):
     """The paper's CNN discriminator: conv, five double-conv blocks, three dense layers."""
 
     in_channels: int = Field(1, ge=1)

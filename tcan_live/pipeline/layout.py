@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from tcan_live.frames import Frame
+from tcan_live.core.acquisition import AcquisitionLayout, ChannelInfo, Frame
+from tcan_live.core.frame_check import FrameRejected
 from tcan_live.pipeline.protocols import BatchEnhancer
-from tcan_live.runtime.enhancer import FrameError
-from tcan_live.sinks.base import AcquisitionLayout, ChannelInfo
 
 
 def layout_from_frame(
@@ -24,16 +23,16 @@ def layout_from_frame(
 
     Raises
     ------
-    FrameError
+    FrameRejected
         The frame has no usable pixel size or is not 2D.
     ValueError
         The channels' engines produce different output grids.
     """
     if frame.image.ndim != 2:
-        raise FrameError(f"first frame of shape {frame.image.shape}: expected a 2D image")
+        raise FrameRejected(f"first frame of shape {frame.image.shape}: expected a 2D image")
     size = frame.pixel_size_nm
     if size is None or not math.isfinite(size) or size <= 0:
-        raise FrameError(
+        raise FrameRejected(
             f"first frame ({frame.origin}) has no usable pixel size ({size!r}); set one in "
             "the source config or with --pixel-size"
         )

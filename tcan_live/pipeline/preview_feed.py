@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from tcan_live.frames import EnhanceResult, Frame
+from tcan_live.core.acquisition import ChannelInfo, EnhanceResult, Frame
 from tcan_live.preview.publisher import PreviewPublisher
-from tcan_live.sinks.base import ChannelInfo
 
 
 class PreviewFeed:

@@ -7,9 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tcan_live.frames import EnhanceResult, Frame
-
-FrameKey = tuple[int, str]
+from tcan_live.core.acquisition import EnhanceResult, Frame, FrameKey
 
 
 class RawBacklog(Protocol):
@@ -52,7 +50,7 @@ class BatchEnhancer(Protocol):
         ...
 
     def check(self, frame: np.ndarray, pixel_size_nm: float | None) -> float:
-        """Raise FrameError if ``frame`` cannot be enhanced; else return its pixel size."""
+        """Raise FrameRejected if ``frame`` cannot be enhanced; else return its pixel size."""
         ...
 
     def enhance_many(

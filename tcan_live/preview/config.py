@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from tcan_live.core.settings import ConfigPath, FrozenModel
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5556"
 _TCP = re.compile(r"^tcp://(?P<host>\[[^\]]*\]|[^:/]*):(?P<port>\d{1,5}|\*)$")
@@ -47,7 +48,7 @@ def check_bind_address(address: str, allow_remote: bool) -> None:
         )
 
 
-class PreviewConfig(BaseModel):
+class PreviewConfig(FrozenModel):
     """How live previews are published.
 
     Attributes
@@ -71,16 +72,14 @@ class PreviewConfig(BaseModel):
         A folder of client public-key certificates; when set, only those clients may subscribe.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     enabled: bool = True
     address: str = DEFAULT_ADDRESS
     allow_remote: bool = False
     max_fps: float = Field(10.0, gt=0.0, le=1000.0)
     max_size: int = Field(512, ge=16, le=16384)
     send_hwm: int = Field(2, ge=1, le=1000)
-    curve_secret_key_file: Path | None = None
-    curve_authorized_keys_dir: Path | None = None
+    curve_secret_key_file: ConfigPath | None = None
+    curve_authorized_keys_dir: ConfigPath | None = None
 
     @model_validator(mode="after")
     def _address_allowed(self) -> PreviewConfig:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tcan_live.channels import parse_color
+from tcan_live.core.colors import parse_color
 
 
 def downsample_area(image: np.ndarray, max_size: int) -> tuple[np.ndarray, int]:

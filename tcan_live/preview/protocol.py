@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tcan_live.json_safe import dumps
+from tcan_live.core.json_safe import dumps
 
 PROTOCOL_VERSION = 1
 KINDS = ("raw", "sr", "composite")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tcan_live.channels import is_color
+from tcan_live.core.colors import is_color
+from tcan_live.core.safe_paths import contained_path, safe_name
 from tcan_live.preview.imaging import make_composite
 from tcan_live.preview.protocol import Preview
-from tcan_live.safe_paths import contained_path, safe_name
 
 
 class CompositeBuilder:

@@ -1,6 +1,9 @@
-"""Turning frames into super-resolved frames: resampling, normalisation, tiling, engines."""
+"""Frames to super-resolved frames: pixel-size matching, normalisation, tiling, enhancement.
 
-from tcan_live.runtime.engine import Engine, load_engine
-from tcan_live.runtime.enhancer import Enhancer, FrameError, PixelSizePolicy
+The runtime runs any :class:`~tcan_live.runtime.backend.InferenceBackend`; engines
+(:mod:`tcan_live.engine`) provide the backends and wrap them with it.
+"""
 
-__all__ = ["Engine", "Enhancer", "FrameError", "PixelSizePolicy", "load_engine"]
+from tcan_live.runtime.enhancer import Enhancer, PixelSizePolicy
+
+__all__ = ["Enhancer", "PixelSizePolicy"]

@@ -1,4 +1,9 @@
-"""The frame enhancer: validation, pixel-size matching, normalisation, tiling, inference."""
+"""The frame enhancer: pixel-size matching, normalisation, tiling, inference.
+
+Frames arrive checked (:mod:`tcan_live.core.frame_check`: 2D, numeric, finite); the enhancer
+tests only what depends on its engine: the pixel size against the training sampling, the
+smallest frame the tiling takes and the largest output it may allocate.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +15,18 @@ from typing import Literal
 
 import numpy as np
 
-from tcan_live.engine.backend import InferenceBackend
-from tcan_live.frames import EnhanceResult
+from tcan_live.core.acquisition import EnhanceResult
+from tcan_live.core.frame_check import FrameRejected, check_image
+from tcan_live.metrics.intensity import IntensityRange
 from tcan_live.model import NormalizationSpec
-from tcan_live.runtime.normalize import IntensityRange, NormalizationMode, Normalizer
+from tcan_live.runtime.backend import InferenceBackend
+from tcan_live.runtime.normalize import NormalizationMode, Normalizer
 from tcan_live.runtime.resample import resample_to_pixel_size, resampled_shape
 from tcan_live.runtime.tiling import TileAssembler, TilePlan
 
 log = logging.getLogger(__name__)
 
 OutputDtype = Literal["float32", "uint16"]
-_ACCEPTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
-
-
-class FrameError(ValueError):
-    """A frame cannot be enhanced; the message says what was expected."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Enhancer:
     Parameters
     ----------
     backend
-        Runs batches of normalised tiles (see :class:`~tcan_live.engine.backend
+        Runs batches of normalised tiles (see :class:`~tcan_live.runtime.backend
         .InferenceBackend`).
     pixel_size_nm
         The engine's training pixel size; frames are resampled to it.
@@ -112,18 +114,25 @@ class Enhancer:
     def enhance(self, frame: np.ndarray, pixel_size_nm: float | None = None) -> EnhanceResult:
         """Super-resolve one 2D frame whose pixels are ``pixel_size_nm`` wide.
 
+        The frame is checked first (any numeric type; 2D, finite), as anything handed in from
+        outside the daemon.
+
         Raises
         ------
-        FrameError
+        FrameRejected
             If the frame is not a finite 2D numeric image of a usable size, or its pixel size
             is missing or outside the policy's ratio.
         """
-        return self.enhance_many([(frame, pixel_size_nm)])[0]
+        return self.enhance_many([(check_image(frame, dtypes=None), pixel_size_nm)])[0]
 
     def enhance_many(
         self, frames: Sequence[tuple[np.ndarray, float | None]]
     ) -> list[EnhanceResult]:
-        """Super-resolve several frames of this stream, batching their tiles together."""
+        """Super-resolve several checked frames of this stream, batching their tiles together.
+
+        The frames must have passed the frame check (the daemon's sources apply it); only
+        what depends on the engine is tested here (see :meth:`check`).
+        """
         prepared = [self._prepare(frame, size) for frame, size in frames]
         assemblers = [TileAssembler(p.plan) for p in prepared]
         queue = [(index, tile) for index, p in enumerate(prepared) for tile in p.tiles]
@@ -140,15 +149,15 @@ class Enhancer:
 
     def _check_pixel_size(self, pixel_size_nm: float | None) -> float:
         if pixel_size_nm is None:
-            raise FrameError(
+            raise FrameRejected(
                 "pixel size unknown: pass pixel_size_nm (the frame's metadata has none) so the "
                 f"frame can be matched to the engine's {self.pixel_size_nm:g} nm"
             )
         if not math.isfinite(pixel_size_nm) or pixel_size_nm <= 0:
-            raise FrameError(f"pixel size {pixel_size_nm!r} nm: expected a positive number")
+            raise FrameRejected(f"pixel size {pixel_size_nm!r} nm: expected a positive number")
         ratio = max(pixel_size_nm / self.pixel_size_nm, self.pixel_size_nm / pixel_size_nm)
         if ratio > self.policy.max_ratio:
-            raise FrameError(
+            raise FrameRejected(
                 f"pixel size {pixel_size_nm:g} nm is {ratio:.1f}x from the engine's "
                 f"{self.pixel_size_nm:g} nm (limit {self.policy.max_ratio:g}x): wrong metadata, "
                 "or use an engine trained nearer this sampling"
@@ -163,30 +172,21 @@ class Enhancer:
             )
         return pixel_size_nm
 
-    def _check_frame(self, frame: np.ndarray) -> None:
-        if not isinstance(frame, np.ndarray) or frame.ndim != 2:
-            shape = getattr(frame, "shape", None)
-            raise FrameError(f"frame of shape {shape}: expected a 2D (Y, X) image")
-        if frame.dtype.kind not in _ACCEPTED_KINDS:
-            raise FrameError(f"frame dtype {frame.dtype}: expected integer or float pixels")
+    def _check_size(self, frame: np.ndarray) -> None:
         if min(frame.shape) < 8:
-            raise FrameError(f"frame of shape {frame.shape}: expected at least 8 x 8 pixels")
-        if frame.dtype.kind == "f":
-            bad = int(np.count_nonzero(~np.isfinite(frame)))
-            if bad:
-                raise FrameError(f"frame has {bad} NaN/inf pixels: expected finite intensities")
+            raise FrameRejected(f"frame of shape {frame.shape}: expected at least 8 x 8 pixels")
 
     def check(self, frame: np.ndarray, pixel_size_nm: float | None) -> float:
-        """Raise :class:`FrameError` if ``frame`` cannot be enhanced; return its pixel size.
+        """Raise :class:`FrameRejected` if ``frame`` cannot be enhanced; return its pixel size.
 
         Touches no stream state (normalisation statistics), so a pipeline can sort out bad
         frames before batching the good ones.
         """
-        self._check_frame(frame)
+        self._check_size(frame)
         size = self._check_pixel_size(pixel_size_nm)
         height, width = self.output_shape(frame.shape, size)
         if height * width > self.max_output_pixels:
-            raise FrameError(
+            raise FrameRejected(
                 f"frame {frame.shape} at {size:g} nm would give a {height} x {width} output, "
                 f"over the {self.max_output_pixels:,} pixel limit"
             )

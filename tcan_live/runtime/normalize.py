@@ -7,44 +7,14 @@ mapped back with the same two numbers, so results stay on the input's intensity 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from tcan_live.metrics.intensity import IntensityRange, percentile_range
 from tcan_live.model import NormalizationSpec
 
 NormalizationMode = Literal["per-frame", "fixed", "running"]
-
-# Below this spread a frame is treated as flat (avoids dividing noise by ~0).
-_MIN_SPREAD = 1e-6
-
-
-@dataclass(frozen=True)
-class IntensityRange:
-    """The raw intensities that map to 0 and 1."""
-
-    low: float
-    high: float
-
-    @property
-    def spread(self) -> float:
-        """``high - low``, at least a tiny positive number."""
-        return max(self.high - self.low, _MIN_SPREAD * max(1.0, abs(self.high)))
-
-    def normalize(self, image: np.ndarray) -> np.ndarray:
-        """Map raw intensities to the network's range (float32)."""
-        return ((image - np.float32(self.low)) / np.float32(self.spread)).astype(np.float32)
-
-    def denormalize(self, image: np.ndarray) -> np.ndarray:
-        """Map network output back to raw intensities (float32)."""
-        return (image * np.float32(self.spread) + np.float32(self.low)).astype(np.float32)
-
-
-def percentile_range(image: np.ndarray, spec: NormalizationSpec) -> IntensityRange:
-    """Return the intensities at the spec's low and high percentiles of ``image``."""
-    low, high = np.percentile(image, [spec.low_percentile, spec.high_percentile])
-    return IntensityRange(float(low), float(high))
 
 
 class Normalizer:

@@ -22,16 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def default_halo(tile: int) -> int:
-    """Overlap (pixels per side, input grid) used when an engine is built without ``--halo``.
-
-    The network's theoretical receptive field (deep U-net, global spectral attention) exceeds
-    any practical tile, so the halo is set by the measured seam error instead: see the tiling
-    tests and README.
-    """
-    return max(8, tile // 8)
-
-
 def _starts(length: int, tile: int, step: int) -> list[int]:
     """Tile starts (in padded coordinates) covering ``length`` pixels plus halos."""
     count = max(1, math.ceil(length / step))

@@ -3,31 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tcan_live.frames import EnhanceResult, Frame
-
-
-@dataclass(frozen=True)
-class ChannelInfo:
-    """A channel as it appears in the output: name and display colour (hex RRGGBB)."""
-
-    name: str
-    color: str
-
-
-@dataclass(frozen=True)
-class AcquisitionLayout:
-    """What a sink needs to know before the first frame is written."""
-
-    channels: tuple[ChannelInfo, ...]
-    raw_shape: tuple[int, int]
-    raw_pixel_size_nm: float
-    sr_shape: tuple[int, int]
-    sr_pixel_size_nm: float
-    raw_dtype: str
-    time_increment_s: float | None = None
+from tcan_live.core.acquisition import AcquisitionLayout, EnhanceResult, Frame
 
 
 class FrameSink(Protocol):

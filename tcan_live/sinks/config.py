@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
+from tcan_live.core.settings import ConfigPath, FrozenModel
 
 
-class OutputConfig(BaseModel):
+class OutputConfig(FrozenModel):
     """Where and how the OME-Zarr output is written.
 
     Attributes
@@ -25,9 +25,7 @@ class OutputConfig(BaseModel):
         Interval between time points, written to the NGFF ``t`` axis scale (none: unknown).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: Path
+    path: ConfigPath
     include_raw: bool = True
     fsync: bool = True
     time_increment_s: float | None = Field(None, gt=0)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tcan_live.json_safe import dumps
+from tcan_live.core.json_safe import dumps
 
 
 class FrameJournal:

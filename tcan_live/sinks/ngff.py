@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tcan_live.sinks.base import ChannelInfo
+from tcan_live.core.acquisition import ChannelInfo
 
 NGFF_VERSION = "0.5"
 AXES = ("t", "c", "y", "x")

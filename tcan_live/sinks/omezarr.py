@@ -8,6 +8,10 @@ Layout of ``OUT.zarr`` (see docs/outputs.md)::
     tcan_live/  zarr.json     plain Zarr group (not an image)
     tcan_live/journal.jsonl   one JSON line per event: raw stored, SR stored, frame skipped
     tcan_live/backlog/        raw frames awaiting SR when ``include_raw`` is off
+    tcan_live/rejected/       frames the arrays cannot hold, as TIFF + JSON (see .rejected)
+
+Only this module spells that layout: other parts ask for :func:`open_sr`, :func:`open_raw`,
+:func:`rejected_dir` and :meth:`OmeZarrSink.resume_state`.
 
 Every frame is one chunk (1, 1, Y, X); the t axis grows as frames arrive. Zarr's local store
 writes each chunk and metadata document to a temporary file and renames it into place, so a
@@ -25,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +38,59 @@ import zarr
 from zarr.core.array import Array
 from zarr.storage import LocalStore
 
-from tcan_live.frames import EnhanceResult, Frame
-from tcan_live.safe_paths import refuse_symlinks
-from tcan_live.sinks.base import AcquisitionLayout, ChannelInfo
+from tcan_live.core.acquisition import (
+    AcquisitionLayout,
+    ChannelInfo,
+    EnhanceResult,
+    Frame,
+    FrameKey,
+)
+from tcan_live.core.safe_paths import refuse_symlinks
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.journal import FrameJournal
 from tcan_live.sinks.ngff import AXES, image_attributes
 
-FrameKey = tuple[int, str]
 ZarrArray = Array[Any]
 SR_DTYPE = "float32"
 _LAYOUT_ATTR = "tcan_live"
 _FORMAT_VERSION = 1
 _JOURNAL = "tcan_live/journal.jsonl"
 _BACKLOG = "tcan_live/backlog"
-_WRITTEN_DIRS = ("sr", "sr/0", "raw", "raw/0", "tcan_live", _BACKLOG)
+_REJECTED = "tcan_live/rejected"
+_SR_ARRAY = "sr/0"
+_RAW_ARRAY = "raw/0"
+_WRITTEN_DIRS = ("sr", _SR_ARRAY, "raw", _RAW_ARRAY, "tcan_live", _BACKLOG)
+
+
+def open_sr(path: str | Path) -> ZarrArray:
+    """Open a store's super-resolved array (t, c, y, x) read-only."""
+    return zarr.open_array(LocalStore(Path(path) / _SR_ARRAY, read_only=True), mode="r")
+
+
+def open_raw(path: str | Path) -> ZarrArray:
+    """Open a store's raw array (t, c, y, x) read-only (stores written with ``include_raw``)."""
+    return zarr.open_array(LocalStore(Path(path) / _RAW_ARRAY, read_only=True), mode="r")
+
+
+def rejected_dir(path: str | Path) -> Path:
+    """Where frames a store cannot hold are kept (TIFF + JSON), inside the store."""
+    return Path(path) / _REJECTED
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """What an existing store already holds, so a restarted source does not deliver it again.
+
+    Attributes
+    ----------
+    keys
+        (t, channel) of every stored frame, completed or pending.
+    origins
+        Origins (file and position) of those frames.
+    """
+
+    keys: frozenset[FrameKey]
+    origins: frozenset[str]
 
 
 class LayoutMismatchError(ValueError):
@@ -178,7 +220,7 @@ class OmeZarrSink:
                         "choose another output path"
                     )
                 self._raw = root[self._raw_path()]  # type: ignore[assignment]
-                self._sr = root["sr/0"]  # type: ignore[assignment]
+                self._sr = root[_SR_ARRAY]  # type: ignore[assignment]
             else:
                 root = self._create(store, layout, wanted)
             self._root = root
@@ -189,7 +231,11 @@ class OmeZarrSink:
             self._replay_journal(self._journal)
 
     def _raw_path(self) -> str:
-        return "raw/0" if self.config.include_raw else f"{_BACKLOG}/0"
+        return _RAW_ARRAY if self.config.include_raw else f"{_BACKLOG}/0"
+
+    def rejected_dir(self) -> Path:
+        """Where frames this store cannot hold are kept (see :func:`rejected_dir`)."""
+        return rejected_dir(self.path)
 
     def _create(
         self, store: LocalStore, layout: AcquisitionLayout, wanted: dict[str, Any]
@@ -239,7 +285,7 @@ class OmeZarrSink:
 
     def _remove_partial_files(self) -> None:
         # Zarr's temporary files of a write interrupted by a kill: never part of the data.
-        for folder in ("sr/0", self._raw_path()):
+        for folder in (_SR_ARRAY, self._raw_path()):
             for leftover in (self.path / folder).rglob("*.partial"):
                 leftover.unlink(missing_ok=True)
 
@@ -334,6 +380,14 @@ class OmeZarrSink:
                 timestamp=float(record.get("timestamp") or 0.0),
                 origin=str(record.get("origin", "")),
                 metadata=record.get("metadata") or {},
+            )
+
+    def resume_state(self) -> ResumeState:
+        """Return what the store holds (after :meth:`setup`): keys and origins of its frames."""
+        with self._lock:
+            return ResumeState(
+                keys=frozenset(self._raw_records),
+                origins=frozenset(str(r.get("origin")) for r in self._raw_records.values()),
             )
 
     def frame_records(self) -> list[dict[str, Any]]:
@@ -473,12 +527,11 @@ class OmeZarrSink:
         # After a failed write zarr's in-memory metadata may be ahead of the disk: reread it.
         root = zarr.open_group(LocalStore(self.path), mode="r+")
         self._root = root
-        self._sr = root["sr/0"]  # type: ignore[assignment]
+        self._sr = root[_SR_ARRAY]  # type: ignore[assignment]
         self._raw = root[self._raw_path()]  # type: ignore[assignment]
 
 
 __all__ = [
-    "FrameKey",
     "stored_layout",
     "LayoutMismatchError",
     "OmeZarrSink",

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from tcan_live.frames import Frame
-from tcan_live.json_safe import dumps
-from tcan_live.safe_paths import contained_path, refuse_symlinks, safe_name
+from tcan_live.core.acquisition import Frame
+from tcan_live.core.json_safe import dumps
+from tcan_live.core.safe_paths import contained_path, refuse_symlinks, safe_name
 
 
 class RejectedFrames:

@@ -1,0 +1,1 @@
+"""Where frames come from: Micro-Manager hooks, a watched folder, replay; one registry of kinds."""

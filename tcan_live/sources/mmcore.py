@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tcan_live.frames import Frame
-from tcan_live.sources._metadata import ElapsedClock, um_to_nm
-from tcan_live.sources.base import FrameCallback
+from tcan_live.core.acquisition import Frame
+from tcan_live.core.frame_check import checked_or_marked
+from tcan_live.core.settings import ConfigError
+from tcan_live.sources.kind import SourceContext, SourceKind, SourceSettings
+from tcan_live.sources.metadata import ElapsedClock, um_to_nm
+from tcan_live.sources.protocol import ErrorCallback, FrameCallback
 
 if TYPE_CHECKING:
     import useq
@@ -19,6 +22,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORIGIN = "pymmcore-plus"
+
+
+class PymmcorePlusSourceConfig(SourceSettings):
+    """Frames from ``core.mda`` runs of a pymmcore-plus core in the same process."""
+
+    kind: Literal["pymmcore-plus"]
 
 
 class MMCoreSource:
@@ -48,7 +57,7 @@ class MMCoreSource:
         *,
         pixel_size_nm: float | None = None,
         default_channel: str = "default",
-        on_error: Callable[[str], None] | None = None,
+        on_error: ErrorCallback | None = None,
     ) -> None:
         self._core = core
         self._on_error = on_error
@@ -65,6 +74,11 @@ class MMCoreSource:
         events = self._core.mda.events
         events.sequenceStarted.connect(self._on_sequence_started)
         events.frameReady.connect(self._on_frame_ready)
+
+    @property
+    def finished(self) -> bool:
+        """Never: the core may start another MDA at any time."""
+        return False
 
     def stop(self) -> None:
         """Disconnect from the core; idempotent."""
@@ -94,10 +108,14 @@ class MMCoreSource:
                 log.error("%s", message)
 
     def to_frame(self, image: np.ndarray, event: useq.MDAEvent, meta: Mapping[str, Any]) -> Frame:
-        """Build the :class:`Frame` for one ``frameReady`` call (copies ``image``)."""
+        """Build the checked :class:`Frame` for one ``frameReady`` call (copies ``image``).
+
+        A frame that fails the frame check comes back marked with its problem (see
+        :func:`~tcan_live.core.frame_check.checked_or_marked`), to be kept, not dropped.
+        """
         index = dict(event.index)
         channel = event.channel.config if event.channel is not None else self._default_channel
-        return Frame(
+        frame = Frame(
             image=np.array(image, copy=True),
             t=int(index.get("t", 0)),
             channel=channel,
@@ -111,9 +129,33 @@ class MMCoreSource:
                 "runner_time_ms": meta.get("runner_time_ms"),
             },
         )
+        return checked_or_marked(frame, self._pixel_size_from)
+
+    @property
+    def _pixel_size_from(self) -> str:
+        if self._pixel_size_override is not None:
+            return "source.pixel_size_nm"
+        return "the frame's metadata or the core's pixel size configuration"
 
     def _pixel_size_nm(self, meta: Mapping[str, Any]) -> float | None:
         if self._pixel_size_override is not None:
             return self._pixel_size_override
         from_meta = um_to_nm(meta.get("pixel_size_um"))
         return from_meta if from_meta is not None else um_to_nm(self._core.getPixelSizeUm())
+
+
+def _build(config: PymmcorePlusSourceConfig, context: SourceContext) -> MMCoreSource:
+    if context.core is None:
+        raise ConfigError(
+            "source.kind = 'pymmcore-plus'",
+            ["needs the pymmcore-plus core that runs the MDA (Daemon(config, core=core))"],
+        )
+    return MMCoreSource(
+        context.core,
+        pixel_size_nm=config.pixel_size_nm,
+        default_channel=config.default_channel,
+        on_error=context.on_error,
+    )
+
+
+KIND = SourceKind("pymmcore-plus", PymmcorePlusSourceConfig, _build, in_process=True)

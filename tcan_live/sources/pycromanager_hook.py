@@ -18,20 +18,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from tcan_live.frames import Frame
-from tcan_live.sources._metadata import ElapsedClock, um_to_nm
-from tcan_live.sources.base import FrameCallback
+from tcan_live.core.acquisition import Frame
+from tcan_live.core.frame_check import checked_or_marked
+from tcan_live.sources.kind import SourceContext, SourceKind, SourceSettings
+from tcan_live.sources.metadata import ElapsedClock, um_to_nm
+from tcan_live.sources.protocol import ErrorCallback, FrameCallback
 
 log = logging.getLogger(__name__)
 
 ORIGIN = "pycromanager"
 
 ImageProcessFn = Callable[[np.ndarray, dict[str, Any]], tuple[np.ndarray, dict[str, Any]]]
-ErrorCallback = Callable[[str], None]
+
+
+class PycromanagerSourceConfig(SourceSettings):
+    """Frames from a pycromanager ``Acquisition``'s ``image_process_fn``."""
+
+    kind: Literal["pycromanager"]
+    time_axis: str = "time"
+    channel_axis: str = "channel"
+    channel_names: tuple[str, ...] = Field(default=())
+    """Names for integer channel positions (position i -> channel_names[i])."""
 
 
 class PycromanagerSource:
@@ -81,6 +93,11 @@ class PycromanagerSource:
         """Stop delivering; the hook keeps passing images through to Micro-Manager."""
         self._emit = None
 
+    @property
+    def finished(self) -> bool:
+        """Never: the script may run another acquisition through the hook."""
+        return False
+
     def image_process_fn(
         self, image: np.ndarray, metadata: dict[str, Any]
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -96,7 +113,11 @@ class PycromanagerSource:
         return image, metadata
 
     def to_frame(self, image: np.ndarray, metadata: Mapping[str, Any]) -> Frame:
-        """Build the :class:`Frame` for one image (copies ``image``)."""
+        """Build the checked :class:`Frame` for one image (copies ``image``).
+
+        A frame that fails the frame check comes back marked with its problem (see
+        :func:`~tcan_live.core.frame_check.checked_or_marked`), to be kept, not dropped.
+        """
         axes = metadata.get("Axes") or {}
         if not isinstance(axes, Mapping):
             raise ValueError(f"expected metadata 'Axes' to be a mapping, got {type(axes).__name__}")
@@ -104,7 +125,7 @@ class PycromanagerSource:
         pixel_size = self._pixel_size_override
         if pixel_size is None:
             pixel_size = um_to_nm(metadata.get("PixelSize_um"))
-        return Frame(
+        frame = Frame(
             image=np.array(image, copy=True),
             t=t,
             channel=self._channel_name(axes.get(self._channel_axis)),
@@ -118,6 +139,8 @@ class PycromanagerSource:
                 "exposure_ms": metadata.get("Exposure"),
             },
         )
+        what = "source.pixel_size_nm" if self._pixel_size_override else "PixelSize_um"
+        return checked_or_marked(frame, what)
 
     def _channel_name(self, position: object) -> str:
         if position is None:
@@ -140,12 +163,8 @@ class PycromanagerSource:
             log.error(message)
 
 
-def image_process_fn(emit: FrameCallback, **options: Any) -> ImageProcessFn:
-    """Return an ``image_process_fn`` that hands each image's copy to ``emit``.
+def _build(config: PycromanagerSourceConfig, context: SourceContext) -> PycromanagerSource:
+    return PycromanagerSource(**config.model_dump(exclude={"kind"}), on_error=context.on_error)
 
-    A shortcut for ``PycromanagerSource(**options)`` started on ``emit``; ``options`` are that
-    class's keyword arguments.
-    """
-    source = PycromanagerSource(**options)
-    source.start(emit)
-    return source.image_process_fn
+
+KIND = SourceKind("pycromanager", PycromanagerSourceConfig, _build, in_process=True)

@@ -12,13 +12,30 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from tcan_live.frames import Frame
-from tcan_live.sources.base import FrameCallback
+from tcan_live.core.acquisition import Frame
+from tcan_live.core.frame_check import checked_or_marked
+from tcan_live.core.settings import ConfigPath
+from tcan_live.sources.files.mapping import FileMappingSettings
+from tcan_live.sources.files.readers import read_finished_file
+from tcan_live.sources.kind import SourceContext, SourceKind
+from tcan_live.sources.protocol import FrameCallback
 
 log = logging.getLogger(__name__)
+
+
+class ReplaySourceConfig(FileMappingSettings):
+    """Finished files (TIFF, MMStack, NDTiff folders) replayed at a set rate."""
+
+    kind: Literal["replay"]
+    files: tuple[ConfigPath, ...] = Field(min_length=1)
+    rate_hz: float = Field(0.0, ge=0)
+    """Frames per second; 0 = as fast as possible."""
+    loops: int = Field(1, ge=1)
 
 
 def stack_frames(
@@ -33,6 +50,7 @@ def stack_frames(
 
     Returns a function producing a fresh iterator, so the stack can be replayed in loops.
     Timestamps are taken at emission unless ``time_increment_s`` fixes them to ``t * dt``.
+    Each frame passes the frame check (one that fails is marked with its problem).
     """
     if stack.ndim != 4 or stack.shape[1] != len(channel_names):
         raise ValueError(
@@ -43,7 +61,7 @@ def stack_frames(
     def frames() -> Iterator[Frame]:
         for t in range(stack.shape[0]):
             for c, name in enumerate(channel_names):
-                yield Frame(
+                frame = Frame(
                     image=np.array(stack[t, c], copy=True),
                     t=t,
                     channel=name,
@@ -52,6 +70,7 @@ def stack_frames(
                     origin=f"{origin}#{t},{c}",
                     metadata={"replay": True},
                 )
+                yield checked_or_marked(frame, "the replayed stack")
 
     return frames
 
@@ -128,6 +147,11 @@ class ReplaySource:
             self._thread.join()
         self._thread = None
 
+    @property
+    def finished(self) -> bool:
+        """Whether every frame has been emitted (or the source was stopped)."""
+        return self.done.is_set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every frame is emitted (or the source stopped); False on timeout."""
         return self.done.wait(timeout)
@@ -160,3 +184,20 @@ class ReplaySource:
                 emit(dataclasses.replace(frame, t=frame.t + t_offset, timestamp=stamp))
                 self.emitted += 1
             t_offset += span
+
+
+def _build(config: ReplaySourceConfig, context: SourceContext) -> ReplaySource:
+    mapper = config.mapper()
+    cache: list[Frame] = []
+
+    def frames() -> Iterator[Frame]:
+        # Read once, replay from memory: every loop then has the same frames and timing.
+        if not cache:
+            for path in config.files:
+                cache.extend(read_finished_file(path, mapper))
+        return iter(cache)
+
+    return ReplaySource(frames, rate_hz=config.rate_hz, loops=config.loops)
+
+
+KIND = SourceKind("replay", ReplaySourceConfig, _build, finite=True)

@@ -5,9 +5,9 @@ Handles three layouts, recursively under the root:
 * single-frame TIFF / OME-TIFF files: taken once settled (see :mod:`.settle`) and completely
   parseable;
 * Micro-Manager MMStack files (``*_MMStack*.tif``), open while acquiring: each image is taken
-  once completely written (see :mod:`.mmstack`);
+  once completely written (see :mod:`.files.mmstack`);
 * NDTiff datasets (``NDTiff.index`` + ``*_NDTiffStack*.tif``), followed through their
-  append-only index (see :mod:`.ndtiff_live`).
+  append-only index (see :mod:`.files.ndtiff`).
 
 File-system events are a hint, not the record: the folder is also rescanned every
 ``rescan_interval_s``, so a missed event (an inotify queue overflow, a watch limit reached, an
@@ -18,7 +18,7 @@ symlink pointing out) are refused. Every frame is delivered at most once: files 
 once taken, and a (t, channel) that was already delivered, or is listed in ``skip_keys`` (e.g.
 frames already in the output store when resuming), is not delivered again. Each problem is
 reported once as a one-line message naming the file and what was expected, through
-``on_error(path, message)``, and the watcher keeps running.
+``on_error(message)``, and the watcher keeps running.
 """
 
 from __future__ import annotations
@@ -28,18 +28,28 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from tcan_live.frames import Frame
-from tcan_live.sources.base import FrameCallback
-from tcan_live.sources.mapping import FrameMapper
-from tcan_live.sources.mmstack import MMStackFile, is_mmstack_name
-from tcan_live.sources.ndtiff_live import INDEX_NAME, NDTiffLive, is_ndtiff_data_name
-from tcan_live.sources.raw_frames import BadFrameError, IncompleteFileError, RawFrame
+from pydantic import Field
+
+from tcan_live.core.acquisition import Frame
+from tcan_live.core.frame_check import FrameRejected
+from tcan_live.core.settings import ConfigPath
+from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
+from tcan_live.sources.files.mapping import FileMappingSettings, FrameMapper
+from tcan_live.sources.files.readers import (
+    FileLayout,
+    LiveReader,
+    dataset_path,
+    file_layout,
+    open_live_reader,
+)
+from tcan_live.sources.files.single_tiff import read_single_tiff
+from tcan_live.sources.kind import SourceContext, SourceKind
+from tcan_live.sources.protocol import ErrorCallback, FrameCallback
 from tcan_live.sources.settle import SettleTracker, Verdict
-from tcan_live.sources.tiff_frames import read_tiff_frame
 
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEvent
@@ -47,8 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ErrorCallback = Callable[[Path, str], None]
-TIFF_SUFFIXES = (".tif", ".tiff")
 _TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".swp", "~")
 
 
@@ -58,9 +66,27 @@ def is_ignored_name(name: str) -> bool:
     return name.startswith((".", "~")) or lower.endswith(_TEMP_SUFFIXES)
 
 
-def log_error(path: Path, message: str) -> None:
+def log_error(message: str) -> None:
     """Log the message (the default ``on_error``)."""
     log.error("%s", message)
+
+
+class WatchSourceConfig(FileMappingSettings):
+    """A folder written by an acquisition: per-frame TIFFs, MMStack files, NDTiff datasets."""
+
+    kind: Literal["watch"]
+    root: ConfigPath
+    recursive: bool = True
+    process_existing: bool = False
+    polling: bool = False
+    """Use the polling observer (network shares) instead of inotify."""
+    poll_interval_s: float = Field(1.0, gt=0, le=3600)
+    settle_s: float = Field(1.0, ge=0, le=3600)
+    """A single-frame file must stay unchanged this long before it is read (no close event)."""
+    give_up_after_s: float = Field(30.0, gt=0, le=86400)
+    """An unchanged file still unreadable after this long is reported as corrupt."""
+    rescan_interval_s: float = Field(10.0, gt=0, le=3600)
+    """The folder is listed again this often, so a missed file-system event never loses a frame."""
 
 
 class WatchFolderSource:
@@ -95,7 +121,7 @@ class WatchFolderSource:
         delivered again. A restart recognises files by these, since arrival numbering can
         differ between runs.
     on_error
-        ``on_error(path, message)`` for every problem; logged when omitted.
+        ``on_error(message)`` for every problem; logged when omitted.
     """
 
     def __init__(
@@ -133,7 +159,7 @@ class WatchFolderSource:
         self._delivered: dict[tuple[int, str], str] = {}
         self._taken_files: set[Path] = set()
         self._refused: set[Path] = set()
-        self._live: dict[Path, MMStackFile | NDTiffLive] = {}
+        self._live: dict[Path, LiveReader] = {}
         self._inbox: dict[Path, bool] = {}  # path -> closed by its writer
         self._moved_away: set[Path] = set()
         self._wake = threading.Condition()
@@ -178,6 +204,11 @@ class WatchFolderSource:
             self._worker = None
         self._emit = None
 
+    @property
+    def finished(self) -> bool:
+        """Never: an acquisition may write more files at any time."""
+        return False
+
     # -- one pass over what is there (``--once``) -----------------------------------------------
 
     def run_once(self, emit: FrameCallback) -> int:
@@ -185,6 +216,8 @@ class WatchFolderSource:
 
         Returns the number of frames delivered. Files that are not complete are reported.
         """
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"watch root {self.root}: expected an existing folder")
         self._emit = emit
         before = len(self._delivered)
         try:
@@ -306,30 +339,23 @@ class WatchFolderSource:
     def _process(self, path: Path, closed: bool, final: bool) -> None:
         if path in self._taken_files:
             return
-        kind = self._kind(path)
-        if kind is None:
+        layout = self._layout(path)
+        if layout is None:
             return
         if not self._inside_root(path):
             return
-        if kind == "ndtiff":
-            self._poll_live(path.parent / INDEX_NAME, final)
-        elif kind == "mmstack":
-            self._poll_live(path, final)
-        else:
+        if layout == "single":
             self._process_single(path, closed, final)
+        else:
+            self._poll_live(dataset_path(path, layout), layout, final)
 
-    def _kind(self, path: Path) -> str | None:
+    def _layout(self, path: Path) -> FileLayout | None:
         relative = path.relative_to(self.root) if path.is_relative_to(self.root) else path
         if any(is_ignored_name(part) for part in relative.parts):
             return None
         if not self._recursive and len(relative.parts) > 1:
             return None
-        name = path.name
-        if name == INDEX_NAME or is_ndtiff_data_name(name):
-            return "ndtiff" if (path.parent / INDEX_NAME).exists() else None
-        if not name.lower().endswith(TIFF_SUFFIXES):
-            return None
-        return "mmstack" if is_mmstack_name(name) else "single"
+        return None if path.is_dir() else file_layout(path)
 
     def _inside_root(self, path: Path) -> bool:
         try:
@@ -363,7 +389,7 @@ class WatchFolderSource:
         if verdict is Verdict.WAIT:
             return
         try:
-            raw = read_tiff_frame(path)
+            raw = read_single_tiff(path)
         except FileNotFoundError:
             self._settle.forget(key)
             self._report(path, f"{path}: disappeared before it could be read")
@@ -377,7 +403,7 @@ class WatchFolderSource:
                     path, f"{path}: truncated or corrupt TIFF, expected a complete image ({exc})"
                 )
             return
-        except BadFrameError as exc:
+        except FrameRejected as exc:
             self._settle.forget(key)
             self._taken_files.add(path)
             self._report(path, f"{path}: {exc}")
@@ -386,10 +412,12 @@ class WatchFolderSource:
         self._taken_files.add(path)
         self._deliver(path, raw)
 
-    def _poll_live(self, path: Path, final: bool) -> None:
+    def _poll_live(self, path: Path, layout: FileLayout, final: bool) -> None:
+        if path in self._taken_files:
+            return
         reader = self._live.get(path)
         if reader is None:
-            reader = NDTiffLive(path.parent) if path.name == INDEX_NAME else MMStackFile(path)
+            reader = open_live_reader(path, layout)
             self._live[path] = reader
         try:
             results = reader.poll()
@@ -401,24 +429,24 @@ class WatchFolderSource:
             if final:
                 self._report(path, f"{path}: incomplete, expected a finished dataset ({exc})")
             return
-        except BadFrameError as exc:
+        except FrameRejected as exc:
             del self._live[path]
             self._taken_files.add(path)
             self._report(path, f"{path}: {exc}")
             return
         for result in results:
-            if isinstance(result, BadFrameError):
+            if isinstance(result, FrameRejected):
                 self._report(path, f"{path}: {result}")
             else:
                 self._deliver(path, result)
 
-    def _deliver(self, path: Path, raw: RawFrame) -> None:
+    def _deliver(self, path: Path, raw: FileFrame) -> None:
         if self._mapper.origin(raw, path) in self._skip_origins:
             log.debug("%s%s: stored by an earlier run, skipped", path, raw.where)
             return
         try:
             frame = self._mapper.to_frame(raw, path, self._relative(path))
-        except BadFrameError as exc:
+        except FrameRejected as exc:
             self._report(path, f"{path}{raw.where}: {exc}")
             return
         if raw.timestamp is None and not raw.where:
@@ -447,7 +475,7 @@ class WatchFolderSource:
 
     def _report(self, path: Path, message: str) -> None:
         try:
-            self._on_error(path, message)
+            self._on_error(message)
         except Exception:
             log.exception("on_error callback failed for %s", path)
 
@@ -457,3 +485,23 @@ def _with_file_time(frame: Frame, path: Path) -> Frame:
         return dataclasses.replace(frame, timestamp=path.stat().st_mtime)
     except OSError:
         return frame
+
+
+def _build(config: WatchSourceConfig, context: SourceContext) -> WatchFolderSource:
+    return WatchFolderSource(
+        config.root,
+        config.mapper(),
+        recursive=config.recursive,
+        process_existing=config.process_existing,
+        polling=config.polling,
+        poll_interval_s=config.poll_interval_s,
+        settle_s=config.settle_s,
+        give_up_after_s=config.give_up_after_s,
+        rescan_interval_s=config.rescan_interval_s,
+        skip_keys=context.skip_keys,
+        skip_origins=context.skip_origins,
+        on_error=context.on_error,
+    )
+
+
+KIND = SourceKind("watch", WatchSourceConfig, _build, one_pass=True)

@@ -13,7 +13,7 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
-from tcan_live.imageio import write_tiff
+from tcan_live.core.tiff_files import write_tiff
 from tests.helpers.daemon import DEMO_ENGINES, journal_counts
 
 runner = CliRunner()

@@ -16,9 +16,9 @@ from ome_zarr_models import open_ome_zarr
 from ome_zarr_models.v05.image import Image
 
 from tcan_live.daemon import Daemon, DaemonError
+from tcan_live.daemon.demo_microscope import CHANNEL_GROUP, build_demo_core
 from tcan_live.preview.protocol import Preview
 from tcan_live.preview.subscriber import PreviewSubscriber
-from tcan_live.sources.demo_microscope import CHANNEL_GROUP, build_demo_core
 from tests.helpers.daemon import daemon_config, journal_counts
 from tests.helpers.mm_files import NDSTORAGE_UNCLOSED_READER
 from tests.helpers.pycromanager_backend import python_backend

@@ -11,8 +11,8 @@ import useq
 import zmq
 
 from tcan_live.daemon import Daemon
+from tcan_live.daemon.demo_microscope import build_demo_core
 from tcan_live.pipeline.stats import StatsSnapshot
-from tcan_live.sources.demo_microscope import build_demo_core
 from tests.helpers.daemon import daemon_config
 
 CHANNELS = ["microtubules", "actin"]

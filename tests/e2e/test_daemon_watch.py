@@ -13,8 +13,8 @@ import zarr
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
+from tcan_live.core.tiff_files import read_tiff_stack, write_tiff
 from tcan_live.daemon import Daemon
-from tcan_live.imageio import read_tiff_stack, write_tiff
 from tcan_live.sinks.omezarr import stored_layout
 from tests.helpers.daemon import DEMO_ENGINES, daemon_config, journal_counts
 from tests.helpers.mm_files import (

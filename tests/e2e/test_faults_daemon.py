@@ -21,7 +21,7 @@ import zarr
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
-from tcan_live.imageio import write_tiff
+from tcan_live.core.tiff_files import write_tiff
 from tests.helpers.bad_files import MAPPER, write_bad_files, write_tiff_um
 from tests.helpers.daemon import DEMO_ENGINES, journal_counts
 from tests.helpers.small_disk import grow, mounted_small_disk

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import tcan_live
-from training.heldout import HeldOutSpec
-from training.ship import REGRESSION_KEYS, acceptance, evaluate_engine
+from tcan_live_training.heldout import HeldOutSpec
+from tcan_live_training.ship import REGRESSION_KEYS, acceptance, evaluate_engine
 
 ENGINES = Path(__file__).resolve().parents[2] / "engines"
 SHIPPED = ("microtubules-small", "actin-small", "beads-small")

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
-from tcan_live.config import DaemonConfig, parse_config
+from tcan_live.daemon.config import DaemonConfig, parse_config
 from tests.synthetic import tiny_checkpoint
 
 DEMO_ENGINES = ("microtubules-small", "actin-small")

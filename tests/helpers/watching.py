@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcan_live.frames import Frame
-from tcan_live.sources.mapping import FrameMapper
+from tcan_live.core.acquisition import Frame
+from tcan_live.sources.files.mapping import FrameMapper
 from tcan_live.sources.watch import WatchFolderSource
 
 TIMEOUT_S = 20.0
@@ -20,13 +20,13 @@ TIMEOUT_S = 20.0
 class Watched:
     source: WatchFolderSource
     frames: queue.Queue[Frame] = field(default_factory=queue.Queue)
-    errors: queue.Queue[tuple[Path, str]] = field(default_factory=queue.Queue)
+    errors: queue.Queue[str] = field(default_factory=queue.Queue)
 
     def next_frame(self) -> Frame:
         return self.frames.get(timeout=TIMEOUT_S)
 
     def next_error(self) -> str:
-        return self.errors.get(timeout=TIMEOUT_S)[1]
+        return self.errors.get(timeout=TIMEOUT_S)
 
     def wait_until(self, condition: Callable[[], bool]) -> None:
         """Let the watcher make passes until ``condition`` holds (fails after TIMEOUT_S)."""
@@ -48,12 +48,12 @@ def watching(
 ) -> Iterator[Watched]:
     settings: dict[str, Any] = {"settle_s": 0.2, "poll_interval_s": 0.1, "give_up_after_s": 30.0}
     settings.update(options)
-    errors: queue.Queue[tuple[Path, str]] = queue.Queue()
+    errors: queue.Queue[str] = queue.Queue()
     source = WatchFolderSource(
         root,
         FrameMapper(origin_prefix="watch", **(mapper or {})),
         polling=polling,
-        on_error=lambda path, message: errors.put((path, message)),
+        on_error=errors.put,
         **settings,
     )
     watched = Watched(source, errors=errors)

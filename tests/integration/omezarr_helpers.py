@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcan_live.frames import EnhanceResult, Frame
-from tcan_live.sinks.base import AcquisitionLayout, ChannelInfo
+from tcan_live.core.acquisition import AcquisitionLayout, ChannelInfo, EnhanceResult, Frame
 
 CHANNELS = ("microtubules", "actin")
 RAW_SHAPE = (24, 32)

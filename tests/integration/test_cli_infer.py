@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import tcan_live
 from tcan_live.cli.main import app
-from tcan_live.imageio import read_tiff_stack, write_tiff
+from tcan_live.core.tiff_files import read_tiff_stack, write_tiff
 from tests.synthetic import filament_image, tiny_checkpoint
 
 runner = CliRunner()

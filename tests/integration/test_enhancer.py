@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from tcan_live.core.frame_check import FrameRejected
 from tcan_live.engine.torch_eager import TorchEagerBackend
+from tcan_live.metrics.intensity import percentile_range
 from tcan_live.model import NormalizationSpec
-from tcan_live.runtime import Enhancer, FrameError, PixelSizePolicy
-from tcan_live.runtime.normalize import percentile_range
+from tcan_live.runtime import Enhancer, PixelSizePolicy
 from tests.synthetic import filament_image, tiny_generator
 
 SPEC = NormalizationSpec()
@@ -124,13 +125,13 @@ def test_result_stays_on_the_input_intensity_scale() -> None:
     ],
 )
 def test_bad_frames_get_clear_errors(frame, pixel_size, message) -> None:
-    with pytest.raises(FrameError, match=message):
+    with pytest.raises(FrameRejected, match=message):
         _enhancer().enhance(frame, pixel_size)
 
 
 def test_output_size_limit() -> None:
     enhancer = _enhancer(max_output_pixels=10_000)
-    with pytest.raises(FrameError, match="over the 10,000 pixel limit"):
+    with pytest.raises(FrameRejected, match="over the 10,000 pixel limit"):
         enhancer.enhance(np.zeros((64, 64), dtype=np.uint16), 100.0)
 
 

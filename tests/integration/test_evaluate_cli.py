@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
 from tcan_live.model import build_generator, save_checkpoint
-from training.simulate import preset
-from training.simulate.dataset import write_dataset
+from tcan_live.simulate import preset
+from tcan_live.simulate.dataset import write_dataset
 
 runner = CliRunner()
 REQUIRED = ("fwhm_nm_mean", "fwhm_nm_sd", "snr", "mse", "psnr", "ssim", "decorr_nm")

@@ -14,8 +14,8 @@ from ome_zarr.reader import Reader
 from ome_zarr_models import open_ome_zarr
 from ome_zarr_models.v05.image import Image
 
-from tcan_live.safe_paths import UnsafePathError
-from tcan_live.sinks.base import ChannelInfo
+from tcan_live.core.acquisition import ChannelInfo
+from tcan_live.core.safe_paths import UnsafePathError
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.omezarr import LayoutMismatchError, OmeZarrSink
 from tests.integration.omezarr_helpers import CHANNELS, enhance, layout, raw_frame

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import zarr
 
+from tcan_live.core.acquisition import ChannelInfo, Frame
 from tcan_live.engine.torch_eager import TorchEagerBackend
-from tcan_live.frames import Frame
 from tcan_live.model import NormalizationSpec
-from tcan_live.pipeline.daemon import Pipeline, PipelineLimits
+from tcan_live.pipeline.limits import PipelineLimits
+from tcan_live.pipeline.pipeline import Pipeline
 from tcan_live.runtime import Enhancer
-from tcan_live.sinks.base import ChannelInfo
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.omezarr import OmeZarrSink, stored_layout
 from tcan_live.sinks.rejected import RejectedFrames

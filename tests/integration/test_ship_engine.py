@@ -9,8 +9,8 @@ import torch
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
+from tcan_live.engine.load import load_engine
 from tcan_live.model import save_checkpoint
-from tcan_live.runtime import load_engine
 from tests.synthetic import tiny_generator
 
 runner = CliRunner()

@@ -7,8 +7,8 @@ import tifffile
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
-from tcan_live.imageio import read_tiff
-from training.simulate import SimulationConfig, simulate_pair
+from tcan_live.core.tiff_files import read_tiff
+from tcan_live.simulate import SimulationConfig, simulate_pair
 
 runner = CliRunner()
 

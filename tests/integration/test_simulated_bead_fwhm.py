@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tcan_live.metrics import bead_fwhm
-from training.simulate import simulate_pair
+from tcan_live.simulate import simulate_pair
 
 
 @pytest.fixture(scope="module")

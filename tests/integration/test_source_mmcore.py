@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import useq
 
-from tcan_live.frames import Frame
-from tcan_live.sources.demo_microscope import build_demo_core
+from tcan_live.core.acquisition import Frame
+from tcan_live.daemon.demo_microscope import build_demo_core
 from tcan_live.sources.mmcore import MMCoreSource
 
 CHANNELS = ["DAPI", "FITC"]

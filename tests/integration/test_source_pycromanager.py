@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcan_live.frames import Frame
-from tcan_live.sources.demo_microscope import CHANNEL_GROUP, build_demo_core
+from tcan_live.core.acquisition import Frame
+from tcan_live.daemon.demo_microscope import CHANNEL_GROUP, build_demo_core
 from tcan_live.sources.pycromanager_hook import PycromanagerSource
 from tests.helpers.mm_files import NDSTORAGE_UNCLOSED_READER
 from tests.helpers.pycromanager_backend import python_backend

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from tcan_live.frames import Frame
-from tcan_live.sources.config import make_source, parse_source_config
+from tcan_live.core.acquisition import Frame
+from tcan_live.sources.registry import make_source, parse_source_config
 from tcan_live.sources.replay import ReplaySource
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from tcan_live.frames import Frame
+from tcan_live.core.acquisition import Frame
 from tests.helpers.mm_files import (
     NDSTORAGE_UNCLOSED_READER,
     MMStackWriter,

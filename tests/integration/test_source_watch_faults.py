@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcan_live.frames import Frame
-from tcan_live.sources.mapping import FrameMapper
+from tcan_live.core.acquisition import Frame
+from tcan_live.sources.files.mapping import FrameMapper
 from tcan_live.sources.watch import WatchFolderSource
 from tests.helpers.bad_files import MAPPER, tiff_bytes, write_bad_files, write_tiff_um
 from tests.helpers.watching import watching
@@ -19,16 +19,15 @@ def test_run_once_reports_each_bad_file_in_one_line(tmp_path: Path) -> None:
     root.mkdir()
     outside.mkdir()
     expected = write_bad_files(root, outside)
-    errors: list[tuple[Path, str]] = []
+    errors: list[str] = []
     source = WatchFolderSource(
-        root,
-        FrameMapper(origin_prefix="watch", **MAPPER),
-        on_error=lambda p, m: errors.append((p, m)),
+        root, FrameMapper(origin_prefix="watch", **MAPPER), on_error=errors.append
     )
     frames: list[Frame] = []
     assert source.run_once(frames.append) == 1
     assert [f.origin for f in frames] == [f"watch:{root / 't0_DAPI_a_first.tif'}"]
-    by_name = {path.name: message for path, message in errors}
+    # Each message starts with the file it is about.
+    by_name = {Path(message.split(":")[0]).name: message for message in errors}
     assert sorted(by_name) == sorted(expected), by_name
     for name, message in by_name.items():
         assert expected[name] in message
@@ -71,7 +70,7 @@ def test_already_processed_keys_are_skipped_silently(tmp_path: Path) -> None:
         tmp_path,
         FrameMapper(origin_prefix="watch", **MAPPER),
         skip_keys=[(0, "DAPI")],
-        on_error=lambda p, m: errors.append(m),
+        on_error=errors.append,
     )
     frames: list[Frame] = []
     source.run_once(frames.append)

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
 from tcan_live.model import build_generator, load_checkpoint, read_checkpoint_meta, save_checkpoint
-from training.checkpoints import TrainingError, initialize_from
-from training.config import TrainConfig, parse_train_config
-from training.gan import TcanGan
-from training.trainer import prepare_data, torch_threads, train
+from tcan_live_training.checkpoints import TrainingError, initialize_from
+from tcan_live_training.config import TrainConfig, parse_train_config
+from tcan_live_training.gan import TcanGan
+from tcan_live_training.trainer import prepare_data, torch_threads, train
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_PATH = REPO / "config" / "train" / "tiny.toml"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from tcan_live.imageio import ImageFileError, read_tiff, write_tiff
+from tcan_live.core.tiff_files import ImageFileError, read_tiff, write_tiff
 
 
 def test_round_trip_keeps_values_shape_and_pixel_size(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
-from training.losses import (
+from tcan_live_training.losses import (
     discriminator_loss,
     gaussian_window,
     generator_adversarial_loss,

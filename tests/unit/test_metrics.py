@@ -142,7 +142,7 @@ def test_percentile_normalisation_round_trip_and_statistics() -> None:
 @pytest.mark.parametrize("preset_name", ["confocal-sted", "widefield-sim"])
 def test_align_pair_undoes_a_known_shift_of_a_simulated_pair(preset_name: str) -> None:
     from tcan_live.metrics import align_pair
-    from training.simulate import preset, simulate_pair
+    from tcan_live.simulate import preset, simulate_pair
 
     pair = simulate_pair("actin", 96, np.random.default_rng(2), preset(preset_name))
     shift = (1.35, -0.6)

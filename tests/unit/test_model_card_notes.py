@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.ship import _discriminator_init_lines
+from tcan_live_training.ship import _discriminator_init_lines
 
 
 def _training(adversarial_weight: float, init: str | None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from tcan_live.metrics.intensity import IntensityRange, percentile_range
 from tcan_live.model import NormalizationSpec
-from tcan_live.runtime.normalize import IntensityRange, Normalizer, percentile_range
+from tcan_live.runtime.normalize import Normalizer
 
 SPEC = NormalizationSpec(low_percentile=1.0, high_percentile=99.8)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from tcan_live.channels import default_color, parse_color
+from tcan_live.core.colors import default_color, parse_color
 from tcan_live.preview.config import PreviewConfig, is_loopback_address
 from tcan_live.preview.imaging import downsample_area, make_composite
 from tcan_live.preview.protocol import PROTOCOL_VERSION, ProtocolError, decode, encode

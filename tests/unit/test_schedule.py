@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from training.schedule import learning_rate_factor
+from tcan_live_training.schedule import learning_rate_factor
 
 
 def test_constant_is_one_everywhere() -> None:

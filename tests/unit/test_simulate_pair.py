@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from training.simulate import STRUCTURES, SimulationConfig, preset, simulate_pair
+from tcan_live.simulate import STRUCTURES, SimulationConfig, preset, simulate_pair
 
 
 @pytest.mark.parametrize("structure", STRUCTURES)

@@ -8,15 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcan_live.sources.config import (
-    ReplaySourceConfig,
-    SourceConfigError,
-    WatchSourceConfig,
-    make_source,
-    parse_source_config,
-)
+from tcan_live.core.settings import ConfigError
 from tcan_live.sources.pycromanager_hook import PycromanagerSource
-from tcan_live.sources.watch import WatchFolderSource
+from tcan_live.sources.registry import make_source, parse_source_config
+from tcan_live.sources.replay import ReplaySourceConfig
+from tcan_live.sources.watch import WatchFolderSource, WatchSourceConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,7 +58,7 @@ def test_watch_section_parses_with_defaults(tmp_path: Path) -> None:
     ],
 )
 def test_bad_sections_name_the_field(section: dict[str, object], message: str) -> None:
-    with pytest.raises(SourceConfigError, match=message) as info:
+    with pytest.raises(ConfigError, match=message) as info:
         parse_source_config(section)
     assert "\n" not in str(info.value)
 
@@ -77,7 +73,7 @@ def test_make_source_builds_each_kind(tmp_path: Path) -> None:
     assert isinstance(hook, PycromanagerSource)
     frame = hook.to_frame(np.zeros((2, 2), np.uint16), {"Axes": {"time": 4, "channel": 1}})
     assert frame.key == (4, "b")
-    with pytest.raises(SourceConfigError, match="needs the pymmcore-plus core"):
+    with pytest.raises(ConfigError, match="needs the pymmcore-plus core"):
         make_source(parse_source_config({"kind": "pymmcore-plus"}))
 
 

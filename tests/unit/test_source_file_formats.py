@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import tifffile
 
-from tcan_live.sources.mmstack import MMStackFile
-from tcan_live.sources.ndtiff_live import parse_index
-from tcan_live.sources.raw_frames import BadFrameError, IncompleteFileError, RawFrame
-from tcan_live.sources.tiff_frames import read_tiff_frame
+from tcan_live.core.frame_check import FrameRejected
+from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
+from tcan_live.sources.files.mmstack import MMStackReader
+from tcan_live.sources.files.ndtiff import parse_index
+from tcan_live.sources.files.single_tiff import read_single_tiff
 from tests.helpers.mm_files import MMStackWriter
 
 
@@ -21,7 +22,7 @@ def test_pixel_size_from_resolution_tags(tmp_path: Path) -> None:
     tifffile.imwrite(
         path, image, resolution=(1e4 / 0.248, 1e4 / 0.248), resolutionunit="CENTIMETER"
     )
-    raw = read_tiff_frame(path)
+    raw = read_single_tiff(path)
     np.testing.assert_array_equal(raw.image, image)
     assert raw.pixel_size_nm == pytest.approx(248.0)
 
@@ -35,7 +36,7 @@ def test_ome_tiff_gives_pixel_size_channel_and_time(tmp_path: Path) -> None:
         "Channel": {"Name": "actin"},
     }
     tifffile.imwrite(path, np.ones((8, 8), np.uint16), ome=True, metadata=metadata)
-    raw = read_tiff_frame(path)
+    raw = read_single_tiff(path)
     assert raw.pixel_size_nm == pytest.approx(65.0)
     assert raw.channel == "actin"
 
@@ -43,7 +44,7 @@ def test_ome_tiff_gives_pixel_size_channel_and_time(tmp_path: Path) -> None:
 def test_plain_tiff_without_resolution_has_no_pixel_size(tmp_path: Path) -> None:
     path = tmp_path / "a.tif"
     tifffile.imwrite(path, np.ones((8, 8), np.float32))
-    assert read_tiff_frame(path).pixel_size_nm is None
+    assert read_single_tiff(path).pixel_size_nm is None
 
 
 def test_truncated_and_garbage_files_are_incomplete(tmp_path: Path) -> None:
@@ -54,18 +55,18 @@ def test_truncated_and_garbage_files_are_incomplete(tmp_path: Path) -> None:
         part = tmp_path / f"cut{cut}.tif"
         part.write_bytes(data[:cut])
         with pytest.raises(IncompleteFileError):
-            read_tiff_frame(part)
+            read_single_tiff(part)
     garbage = tmp_path / "garbage.tif"
     garbage.write_bytes(b"this is not a tiff" * 100)
     with pytest.raises(IncompleteFileError):
-        read_tiff_frame(garbage)
+        read_single_tiff(garbage)
 
 
 def test_multi_frame_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "stack.tif"
     tifffile.imwrite(path, np.ones((3, 8, 8), np.uint16), photometric="minisblack")
-    with pytest.raises(BadFrameError, match="expected one 2D frame per file"):
-        read_tiff_frame(path)
+    with pytest.raises(FrameRejected, match="expected one 2D frame per file"):
+        read_single_tiff(path)
 
 
 def test_ndtiff_index_entries_count_only_when_complete() -> None:
@@ -86,8 +87,8 @@ def test_ndtiff_index_entries_count_only_when_complete() -> None:
 def test_mmstack_image_is_taken_only_once_its_metadata_is_written(tmp_path: Path) -> None:
     stack = np.arange(2 * 2 * 6 * 8, dtype=np.uint16).reshape(2, 2, 6, 8)
     writer = MMStackWriter(tmp_path / "r_MMStack_Pos0.ome.tif", (6, 8), ["DAPI", "FITC"], 2, 0.1)
-    reader = MMStackFile(writer.path)
-    seen: list[RawFrame] = []
+    reader = MMStackReader(writer.path)
+    seen: list[FileFrame] = []
     for t in range(2):
         for c in range(2):
             parts = writer.parts(
@@ -98,7 +99,7 @@ def test_mmstack_image_is_taken_only_once_its_metadata_is_written(tmp_path: Path
                 assert reader.poll() == []
             writer.write(parts[-1:])
             (raw,) = reader.poll()
-            assert isinstance(raw, RawFrame)
+            assert isinstance(raw, FileFrame)
             seen.append(raw)
     assert [(r.t, r.channel) for r in seen] == [(0, "DAPI"), (0, "FITC"), (1, "DAPI"), (1, "FITC")]
     for raw in seen:
@@ -111,10 +112,10 @@ def test_mmstack_file_before_its_header_is_written_is_incomplete(tmp_path: Path)
     path = tmp_path / "r_MMStack_Pos0.ome.tif"
     path.write_bytes(bytes(4096))  # created and pre-allocated, nothing written yet
     with pytest.raises(IncompleteFileError):
-        MMStackFile(path).poll()
+        MMStackReader(path).poll()
     path.write_bytes(b"II*\0" + bytes(4092))
     with pytest.raises(IncompleteFileError):
-        MMStackFile(path).poll()
+        MMStackReader(path).poll()
     path.write_bytes(b"II*\0" + b"\1" * 4092)
-    with pytest.raises(BadFrameError, match="expected a Micro-Manager MMStack file"):
-        MMStackFile(path).poll()
+    with pytest.raises(FrameRejected, match="expected a Micro-Manager MMStack file"):
+        MMStackReader(path).poll()

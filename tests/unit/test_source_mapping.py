@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcan_live.sources.mapping import FrameMapper, compile_pattern
-from tcan_live.sources.raw_frames import BadFrameError, RawFrame
+from tcan_live.core.frame_check import FrameRejected
+from tcan_live.sources.files.file_frame import FileFrame
+from tcan_live.sources.files.mapping import FrameMapper, compile_pattern
 
 PATTERN = r"t(?P<t>\d+)_(?P<c>[A-Za-z0-9]+)\.tif$"
 
@@ -19,9 +20,9 @@ def _raw(
     channel: str | None = None,
     t: int | None = None,
     pixel_size_nm: float | None = 100.0,
-) -> RawFrame:
+) -> FileFrame:
     pixels = np.zeros((4, 6), np.uint16) if image is None else image
-    return RawFrame(image=pixels, t=t, channel=channel, pixel_size_nm=pixel_size_nm)
+    return FileFrame(image=pixels, t=t, channel=channel, pixel_size_nm=pixel_size_nm)
 
 
 def test_filename_pattern_gives_t_and_channel_through_aliases() -> None:
@@ -64,16 +65,16 @@ def test_pattern_requires_t_group() -> None:
         (_raw(pixel_size_nm=352777.8), "absurd pixel size 352778 nm from the file's metadata"),
     ],
 )
-def test_bad_frames_say_what_was_expected(raw: RawFrame, message: str) -> None:
+def test_bad_frames_say_what_was_expected(raw: FileFrame, message: str) -> None:
     mapper = FrameMapper(origin_prefix="watch", channels=["DAPI", "FITC"], default_channel="DAPI")
-    with pytest.raises(BadFrameError, match=message):
+    with pytest.raises(FrameRejected, match=message):
         mapper.to_frame(raw, Path("x.tif"))
 
 
 def test_shape_must_match_earlier_frames_of_the_channel() -> None:
     mapper = FrameMapper(origin_prefix="watch")
     mapper.to_frame(_raw(np.zeros((4, 6), np.uint16)), Path("a.tif"))
-    with pytest.raises(BadFrameError, match=r"unexpected shape \(5, 6\): expected \(4, 6\)"):
+    with pytest.raises(FrameRejected, match=r"unexpected shape \(5, 6\): expected \(4, 6\)"):
         mapper.to_frame(_raw(np.zeros((5, 6), np.uint16)), Path("b.tif"))
 
 
@@ -84,5 +85,5 @@ def test_pixel_size_override_replaces_missing_metadata() -> None:
 
 def test_file_name_not_matching_the_pattern_is_reported() -> None:
     mapper = FrameMapper(origin_prefix="watch", pattern=PATTERN)
-    with pytest.raises(BadFrameError, match="does not match pattern"):
+    with pytest.raises(FrameRejected, match="does not match pattern"):
         mapper.to_frame(_raw(), Path("snapshot.tif"))

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tcan_live.frames import Frame
-from tcan_live.sources.pycromanager_hook import PycromanagerSource, image_process_fn
+from tcan_live.core.acquisition import Frame
+from tcan_live.sources.protocol import FrameCallback
+from tcan_live.sources.pycromanager_hook import ImageProcessFn, PycromanagerSource
+
+
+def image_process_fn(emit: FrameCallback, **options: object) -> ImageProcessFn:
+    source = PycromanagerSource(**options)  # type: ignore[arg-type]
+    source.start(emit)
+    return source.image_process_fn
 
 
 def _metadata(t: int, channel: object, elapsed_ms: float = 0.0) -> dict[str, object]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tcan_live.frames import Frame
+from tcan_live.core.acquisition import Frame
 from tcan_live.sources.replay import ReplaySource
 
 CHANNELS = ["microtubules", "actin"]

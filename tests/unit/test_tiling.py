@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tcan_live.runtime.tiling import TileAssembler, TilePlan, default_halo
+from tcan_live.engine.manifest import default_halo
+from tcan_live.runtime.tiling import TileAssembler, TilePlan
 
 
 def _assemble(image: np.ndarray, tile: int, halo: int, scale: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from training.simulate.timelapse import Dynamics, simulate_timelapse
+from tcan_live.simulate.timelapse import Dynamics, simulate_timelapse
 
 
 def test_dual_colour_timelapse_shapes_drift_and_bleaching() -> None:

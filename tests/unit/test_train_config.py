@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tcan_live.cli.main import app
-from training.config import ConfigError, load_train_config
+from tcan_live_training.config import ConfigError, load_train_config
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = (REPO / "config" / "train" / "tiny.toml").read_text()

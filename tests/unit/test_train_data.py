@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import tifffile
 
-from tcan_live.imageio import write_tiff
+from tcan_live.core.tiff_files import write_tiff
 from tcan_live.model import NormalizationSpec
-from training.data import (
+from tcan_live.simulate import SimulationConfig
+from tcan_live_training.data import (
     Augmentation,
     BatchMaker,
     FolderPairs,
@@ -17,7 +18,6 @@ from training.data import (
     read_pair,
     split_groups,
 )
-from training.simulate import SimulationConfig
 
 SPEC = NormalizationSpec()
 

@@ -1,0 +1,1 @@
+"""The foundation every layer shares: acquisition types, settings, frame checks, files."""

@@ -1,0 +1,103 @@
+"""An engine: an inference backend together with its manifest and frame enhancers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from tcan_live.core.acquisition import EnhanceResult
+from tcan_live.engine.manifest import default_halo
+from tcan_live.model import NormalizationSpec, load_checkpoint
+from tcan_live.runtime.backend import InferenceBackend
+from tcan_live.runtime.enhancer import Enhancer
+
+
+class Engine:
+    """A loaded engine: enhance frames with ``engine.enhance`` or per-stream enhancers.
+
+    Parameters
+    ----------
+    backend
+        Runs normalised tiles.
+    manifest
+        What the engine is (at least ``scale``, ``pixel_size_nm``, ``normalization``,
+        ``halo``); exposed read-only as :attr:`manifest`.
+    """
+
+    def __init__(self, backend: InferenceBackend, manifest: Mapping[str, Any]) -> None:
+        self.backend = backend
+        self.manifest: Mapping[str, Any] = MappingProxyType(dict(manifest))
+        self.normalization = NormalizationSpec.model_validate(manifest["normalization"])
+        self._default: Enhancer | None = None
+
+    @property
+    def scale(self) -> int:
+        """Output pixels per input pixel along each axis."""
+        return int(self.manifest["scale"])
+
+    @property
+    def pixel_size_nm(self) -> float:
+        """The training pixel size that frames are resampled to."""
+        return float(self.manifest["pixel_size_nm"])
+
+    def enhancer(self, **options: Any) -> Enhancer:
+        """Return a new enhancer for one frame stream (e.g. one channel of a time-lapse).
+
+        ``options`` are :class:`~tcan_live.runtime.enhancer.Enhancer` keyword arguments
+        (``mode``, ``fixed_range``, ``running_frames``, ``output_dtype``, ...).
+        """
+        return Enhancer(
+            self.backend,
+            pixel_size_nm=self.pixel_size_nm,
+            normalization=self.normalization,
+            halo=int(self.manifest["halo"]),
+            **options,
+        )
+
+    def enhance(self, frame: np.ndarray, pixel_size_nm: float | None = None) -> EnhanceResult:
+        """Super-resolve one independent frame (per-frame normalisation, float32 output)."""
+        if self._default is None:
+            self._default = self.enhancer()
+        return self._default.enhance(frame, pixel_size_nm)
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.backend.close()
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        *,
+        tile: int = 256,
+        halo: int | None = None,
+        max_batch: int = 4,
+        device: str = "cpu",
+    ) -> Engine:
+        """Run a checkpoint in torch eager fp32 as an engine (no build step).
+
+        Used as the reference in benchmarks and by ``tcan-live evaluate --checkpoint``.
+        """
+        from tcan_live.engine.torch_eager import TorchEagerBackend
+
+        checkpoint = load_checkpoint(path, device=device)
+        meta = checkpoint.meta
+        backend = TorchEagerBackend(checkpoint.generator, tile, max_batch, device)
+        manifest = {
+            "model_name": meta.model_name,
+            "preset": meta.architecture.preset,
+            "architecture": meta.architecture.model_dump(mode="json"),
+            "scale": meta.scale,
+            "pixel_size_nm": meta.pixel_size_nm,
+            "normalization": meta.normalization.model_dump(mode="json"),
+            "tile": tile,
+            "halo": default_halo(tile) if halo is None else halo,
+            "max_batch": max_batch,
+            "precision": "fp32",
+            "backend": "torch-eager",
+        }
+        return cls(backend, manifest)

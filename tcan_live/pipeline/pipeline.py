@@ -1,0 +1,349 @@
+"""The pipeline: O(1) intake on the acquisition thread, durable raw backlog, inference worker.
+
+Threads and their jobs:
+
+* the caller's (acquisition) thread only calls :meth:`Pipeline.submit`, which enqueues;
+* the *ingest* thread writes every raw frame durably to the backlog store first, then puts its
+  key into the in-memory work window (with the image, while fewer than
+  ``max_frames_in_memory`` images are held; beyond that only the key, and the worker reads
+  the frame back from the store) — memory stays bounded however far inference falls behind;
+* the *worker* thread takes frames in acquisition order, batches up to ``batch_frames``
+  frames of one channel through that channel's enhancer (their tiles share batches), and
+  hands results to the sinks (which mark them complete) and the preview.
+
+A restart on the same output first re-queues the store's pending frames, so nothing acquired
+is lost when the daemon is killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from queue import SimpleQueue
+from typing import Any
+
+import numpy as np
+from psygnal import Signal
+
+from tcan_live.core.acquisition import (
+    AcquisitionLayout,
+    ChannelInfo,
+    EnhanceResult,
+    Frame,
+    FrameKey,
+)
+from tcan_live.core.frame_check import FrameRejected
+from tcan_live.pipeline.layout import layout_from_frame
+from tcan_live.pipeline.limits import PipelineLimits
+from tcan_live.pipeline.protocols import BatchEnhancer, PreviewSink, RawBacklog
+from tcan_live.pipeline.stats import PipelineStats
+from tcan_live.sinks.base import FrameSink
+from tcan_live.sinks.rejected import RejectedFrames
+
+log = logging.getLogger(__name__)
+
+QcEstimator = Callable[[np.ndarray, float], float]
+
+
+@dataclass
+class _Work:
+    key: FrameKey
+    frame: Frame | None  # None: held only in the backlog store
+    submitted: float
+
+
+class PipelineEvents:
+    """psygnal signals emitted by the pipeline's threads (never the acquisition thread)."""
+
+    frame_stored = Signal(object)
+    frame_enhanced = Signal(object, object, dict)
+    frame_skipped = Signal(object, str)
+    error = Signal(str)
+
+
+_STOP = object()
+
+
+class Pipeline:
+    """Streams frames from sources through per-channel enhancers into sinks.
+
+    Parameters
+    ----------
+    channels
+        The acquisition's channels in order, with display colours.
+    enhancers
+        One enhancer per channel name.
+    backlog
+        Durable raw store and backlog (usually also one of ``sinks``).
+    sinks
+        Receive each result; the store among them marks the frame complete.
+    rejected
+        Where frames the store cannot hold (unknown channel, other shape or dtype) are kept.
+    previews
+        Optional live preview publisher (must not block).
+    qc_resolution
+        Optional resolution estimator (image, pixel size nm) -> nm, run every
+        ``limits.qc_every`` frames per channel.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[ChannelInfo],
+        enhancers: Mapping[str, BatchEnhancer],
+        backlog: RawBacklog,
+        sinks: Sequence[FrameSink],
+        *,
+        rejected: RejectedFrames,
+        previews: PreviewSink | None = None,
+        limits: PipelineLimits | None = None,
+        qc_resolution: QcEstimator | None = None,
+        time_increment_s: float | None = None,
+    ) -> None:
+        missing = [channel.name for channel in channels if channel.name not in enhancers]
+        if missing:
+            raise ValueError(f"channels {missing} have no engine")
+        self.channels = tuple(channels)
+        self.enhancers = dict(enhancers)
+        self.rejected = rejected
+        self.time_increment_s = time_increment_s
+        self.layout: AcquisitionLayout | None = None
+        self.backlog = backlog
+        self.sinks = list(sinks)
+        self.previews = previews
+        self.limits = limits or PipelineLimits()
+        self.qc_resolution = qc_resolution
+        self.stats = PipelineStats()
+        self.events = PipelineEvents()
+        self._inbox: SimpleQueue[Any] = SimpleQueue()
+        self._window: deque[_Work] = deque()
+        self._held_in_memory = 0
+        self._condition = threading.Condition()
+        self._busy = False
+        self._ingested = 0
+        self._stopping = False
+        self._drain = True
+        self._frames_per_channel: dict[str, int] = {}
+        self._ingest_thread = threading.Thread(
+            target=self._ingest_loop, name="tcan-ingest", daemon=True
+        )
+        self._worker_thread = threading.Thread(
+            target=self._work_loop, name="tcan-worker", daemon=True
+        )
+
+    # -- acquisition side ----------------------------------------------------------------
+    def submit(self, frame: Frame) -> None:
+        """Hand over one frame; O(1), never blocks, safe on the acquisition thread."""
+        self._inbox.put((frame, time.monotonic()))
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, layout: AcquisitionLayout | None = None) -> None:
+        """Start the ingest and worker threads.
+
+        Parameters
+        ----------
+        layout
+            The layout of an existing output store (a restart): the sinks are set up with it
+            at once and the store's unfinished frames are queued before any new frame. Without
+            it the layout is derived from the first frame.
+        """
+        resumed: list[FrameKey] = []
+        if layout is not None:
+            self._setup(layout)
+            resumed = self.backlog.pending()
+        now = time.monotonic()
+        with self._condition:
+            self._window.extend(_Work(key, None, now) for key in resumed)
+        self.stats.add(resumed=len(resumed))
+        self.stats.set(backlog=len(resumed))
+        if resumed:
+            log.info("resuming %d unfinished frames from the output store", len(resumed))
+        self._ingest_thread.start()
+        self._worker_thread.start()
+
+    def stop(self, drain: bool = True, timeout: float | None = None) -> None:
+        """Stop after storing every submitted frame; with ``drain`` also enhance the backlog.
+
+        Without ``drain`` the worker stops after its current batch and the remaining frames
+        stay pending in the store for the next run.
+        """
+        self._inbox.put(_STOP)
+        self._ingest_thread.join(timeout)
+        with self._condition:
+            self._stopping = True
+            self._drain = drain
+            self._condition.notify_all()
+        self._worker_thread.join(timeout)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until everything submitted so far is enhanced or skipped (False on timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while True:
+                settled = self._inbox.empty() and self._ingested == self.stats.received
+                if settled and not self._window and not self._busy:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._condition.wait(min(remaining, 0.5))
+
+    def _setup(self, layout: AcquisitionLayout) -> None:
+        for sink in self.sinks:
+            sink.setup(layout)
+        self.layout = layout
+
+    # -- ingest thread -----------------------------------------------------------------------
+    def _ingest_loop(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is _STOP:
+                return
+            frame, submitted = item
+            self.stats.add(received=1)
+            try:
+                self._ingest(frame, submitted)
+            finally:
+                with self._condition:
+                    self._ingested += 1
+                    self._condition.notify_all()
+
+    def _ingest(self, frame: Frame, submitted: float) -> None:
+        try:
+            if self.layout is None:
+                self._setup(
+                    layout_from_frame(frame, self.channels, self.enhancers, self.time_increment_s)
+                )
+            is_new = self.backlog.store_raw(frame)
+        except OSError as error:
+            # Not stored (disk full): keep it in memory so it is still enhanced if possible.
+            self._report(f"t={frame.t} channel {frame.channel!r}: raw not stored: {error}")
+            keep: Frame | None = frame
+        except ValueError as error:  # includes FrameRejected: the store cannot hold this frame
+            self._reject(frame, str(error))
+            return
+        else:
+            if not is_new:
+                log.warning("t=%d channel %r: duplicate frame ignored", frame.t, frame.channel)
+                self.stats.add(duplicates=1)
+                return
+            self.stats.add(stored=1)
+            self.events.frame_stored.emit(frame.key)
+            keep = frame if self._held_in_memory < self.limits.max_frames_in_memory else None
+            with self._condition:
+                if keep is not None:
+                    self._held_in_memory += 1
+                self._window.append(_Work(frame.key, keep, submitted))
+                self.stats.set(in_memory=self._held_in_memory, backlog=len(self._window))
+                self._condition.notify_all()
+
+    # -- worker thread ---------------------------------------------------------------------
+    def _next_batch(self) -> list[_Work] | None:
+        with self._condition:
+            while not self._window:
+                if self._stopping:
+                    return None
+                self._condition.wait()
+            if self._stopping and not self._drain:
+                return None
+            channel = self._window[0].key[1]
+            batch: list[_Work] = []
+            for work in list(self._window)[: self.limits.batch_frames * 4]:
+                if work.key[1] == channel and len(batch) < self.limits.batch_frames:
+                    batch.append(work)
+            for work in batch:
+                self._window.remove(work)
+            self._busy = True
+            return batch
+
+    def _work_loop(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            try:
+                self._process(batch)
+            finally:
+                with self._condition:
+                    released = sum(1 for work in batch if work.frame is not None)
+                    self._held_in_memory -= released
+                    self._busy = False
+                    self.stats.set(in_memory=self._held_in_memory, backlog=len(self._window))
+                    self._condition.notify_all()
+
+    def _process(self, batch: list[_Work]) -> None:
+        channel = batch[0].key[1]
+        frames: list[tuple[_Work, Frame]] = []
+        for work in batch:
+            try:
+                frame = work.frame or self.backlog.load_raw(work.key)
+            except (OSError, KeyError, ValueError) as error:
+                self._report(f"t={work.key[0]} channel {channel!r}: raw not readable: {error}")
+                continue
+            frames.append((work, frame))
+        enhancer = self.enhancers[channel]  # the store holds only configured channels
+        good: list[tuple[_Work, Frame, float]] = []
+        for work, frame in frames:
+            try:
+                good.append((work, frame, enhancer.check(frame.image, frame.pixel_size_nm)))
+            except FrameRejected as error:
+                self._skip(frame, str(error))
+        if not good:
+            return
+        results = enhancer.enhance_many([(frame.image, size) for _, frame, size in good])
+        for (work, frame, _), result in zip(good, results, strict=True):
+            self._deliver(work, frame, result)
+
+    def _qc(self, frame: Frame, result: EnhanceResult) -> dict[str, Any]:
+        qc: dict[str, Any] = {
+            "input_mean": float(np.mean(frame.image)),
+            "output_mean": float(np.mean(result.image)),
+        }
+        count = self._frames_per_channel.get(frame.channel, 0)
+        self._frames_per_channel[frame.channel] = count + 1
+        every = self.limits.qc_every
+        if self.qc_resolution is not None and every > 0 and count % every == 0:
+            qc["resolution_nm"] = self.qc_resolution(result.image, result.pixel_size_nm)
+        return qc
+
+    def _deliver(self, work: _Work, frame: Frame, result: EnhanceResult) -> None:
+        qc = self._qc(frame, result)
+        latency = time.monotonic() - work.submitted
+        qc["latency_ms"] = latency * 1e3
+        try:
+            for sink in self.sinks:
+                sink.append(frame, result, qc)
+        except (OSError, ValueError) as error:
+            self._report(f"t={frame.t} channel {frame.channel!r}: result not written: {error}")
+            return
+        self.stats.frame_done(latency, frame.image.size / 1e6)
+        self.events.frame_enhanced.emit(frame, result, qc)
+        if self.previews is not None:
+            self.previews.publish(frame, result, qc)
+
+    def _skip(self, frame: Frame, reason: str) -> None:
+        """Record in every sink why a stored frame cannot be enhanced."""
+        log.error("%s t=%d channel %r: %s", frame.origin, frame.t, frame.channel, reason)
+        try:
+            for sink in self.sinks:
+                sink.skip(frame, reason)
+        except (OSError, ValueError) as error:
+            self._report(f"t={frame.t} channel {frame.channel!r}: skip not recorded: {error}")
+        self.stats.add(skipped=1)
+        self.events.frame_skipped.emit(frame, reason)
+
+    def _reject(self, frame: Frame, reason: str) -> None:
+        """Keep a frame the store cannot hold beside the store instead of losing it."""
+        try:
+            where = self.rejected.keep(frame, reason)
+        except (OSError, ValueError) as error:
+            self._report(f"t={frame.t} channel {frame.channel!r}: {reason}; not kept: {error}")
+            return
+        log.error("%s (kept as %s)", reason, where)
+        self.stats.add(skipped=1, rejected=1)
+        self.events.frame_skipped.emit(frame, reason)
+
+    def _report(self, message: str) -> None:
+        log.error("%s", message)
+        self.stats.add(errors=1)
+        self.events.error.emit(message)

@@ -1,0 +1,1 @@
+"""Reading frames from acquisition files: single TIFFs, MMStack files, NDTiff datasets."""

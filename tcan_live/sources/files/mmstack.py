@@ -1,0 +1,220 @@
+"""Incremental reader for Micro-Manager MMStack (multipage OME-)TIFF files being acquired.
+
+Micro-Manager keeps ``<prefix>_MMStack_<Pos>.ome.tif`` open for the whole acquisition: the file
+is pre-allocated (its size says nothing), the index map after the summary metadata is filled in
+one 20-byte entry (channel, slice, frame, position, IFD offset) per image, and each image is
+written as IFD, pixels, resolution values and the image's JSON metadata (NUL-terminated), in
+that order and after its index-map entry. An image is therefore complete once its JSON metadata
+decodes; the reader stops at the first image that is not, and continues from there on the next
+poll. Rolled-over files (``_1``, ``_2``) are MMStack files of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from tcan_live.core.frame_check import FrameRejected
+from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
+from tcan_live.sources.metadata import ElapsedClock, um_to_nm
+
+INDEX_MAP_OFFSET_HEADER = 54773648
+INDEX_MAP_HEADER = 3453623
+SUMMARY_HEADER = 2355492
+_TAG_WIDTH, _TAG_HEIGHT, _TAG_BITS, _TAG_COMPRESSION = 256, 257, 258, 259
+_TAG_STRIP_OFFSETS, _TAG_SAMPLES, _TAG_STRIP_BYTES, _TAG_MM_METADATA = 273, 277, 279, 51123
+
+
+def is_mmstack_name(name: str) -> bool:
+    """Whether a file name follows Micro-Manager's ``<prefix>_MMStack<...>.tif`` pattern."""
+    lower = name.lower()
+    return "_mmstack" in lower and lower.endswith((".tif", ".tiff"))
+
+
+class MMStackReader:
+    """Follows one MMStack file and returns each image once it is completely written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._next_entry = 0
+        self._summary: dict[str, Any] | None = None
+        self._clock = ElapsedClock()
+
+    @property
+    def frames_read(self) -> int:
+        """How many images have been returned so far."""
+        return self._next_entry
+
+    def poll(self) -> list[FileFrame | FrameRejected]:
+        """Return the images completed since the last poll, in file order.
+
+        An image that cannot be used comes back as a :class:`FrameRejected` in its place; the reader
+        moves past it.
+
+        Raises
+        ------
+        IncompleteFileError
+            The header or summary is not written yet.
+        FrameRejected
+            The file is not an MMStack file.
+        """
+        results: list[FileFrame | FrameRejected] = []
+        with self.path.open("rb") as fh:
+            order = _byte_order(fh)
+            index_offset = self._read_header(fh, order)
+            entries = _index_entries(fh, order, index_offset, start=self._next_entry)
+            for channel, z, t, position, ifd_offset in entries:
+                where = f"#{self._next_entry}"
+                try:
+                    if z != 0 or position != 0:
+                        raise FrameRejected(
+                            "expected a single z slice and position (a t, c time-lapse), "
+                            f"got slice {z}, position {position}"
+                        )
+                    image, meta = _read_image(fh, order, ifd_offset)
+                    result: FileFrame | FrameRejected = self._raw_frame(
+                        image, meta, where, t, channel
+                    )
+                except IncompleteFileError:
+                    break
+                except FrameRejected as exc:
+                    result = FrameRejected(f"image {where} (t={t}, channel {channel}): {exc}")
+                self._next_entry += 1
+                results.append(result)
+        return results
+
+    def _read_header(self, fh: IO[bytes], order: str) -> int:
+        fh.seek(8)
+        head = fh.read(32)
+        if len(head) < 32:
+            raise IncompleteFileError("MMStack header not written yet")
+        index_header, index_offset = struct.unpack(order + "II", head[:8])
+        summary_header, summary_length = struct.unpack(order + "II", head[24:32])
+        if index_header == 0 or summary_header == 0:
+            raise IncompleteFileError("MMStack header not written yet")
+        if index_header != INDEX_MAP_OFFSET_HEADER or summary_header != SUMMARY_HEADER:
+            raise FrameRejected(
+                "expected a Micro-Manager MMStack file (index map and summary headers)"
+            )
+        if self._summary is None:
+            raw = fh.read(summary_length)
+            try:
+                self._summary = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise IncompleteFileError("MMStack summary metadata not written yet") from exc
+        return int(index_offset)
+
+    def _raw_frame(
+        self, image: np.ndarray, meta: dict[str, Any], where: str, t: int, channel_index: int
+    ) -> FileFrame:
+        summary = self._summary or {}
+        names = summary.get("ChNames") or []
+        channel = meta.get("Channel")
+        if not channel and 0 <= channel_index < len(names):
+            channel = names[channel_index]
+        pixel_size = um_to_nm(meta.get("PixelSizeUm", meta.get("PixelSize_um")))
+        if pixel_size is None:
+            pixel_size = um_to_nm(summary.get("PixelSize_um"))
+        return FileFrame(
+            image=image,
+            where=where,
+            t=t,
+            channel=str(channel) if channel else str(channel_index),
+            pixel_size_nm=pixel_size,
+            timestamp=self._clock.timestamp(meta["ElapsedTime-ms"])
+            if "ElapsedTime-ms" in meta
+            else None,
+            metadata={"elapsed_ms": meta.get("ElapsedTime-ms"), "channel_index": channel_index},
+        )
+
+
+def _byte_order(fh: IO[bytes]) -> str:
+    fh.seek(0)
+    mark = fh.read(4)
+    if len(mark) < 4 or mark == bytes(4):  # created and pre-allocated, header still to come
+        raise IncompleteFileError("TIFF header not written yet")
+    order = {b"II": "<", b"MM": ">"}.get(mark[:2])
+    if order is None or struct.unpack(order + "H", mark[2:])[0] != 42:
+        raise FrameRejected("expected a TIFF file (II*/MM* header)")
+    return order
+
+
+def _index_entries(
+    fh: IO[bytes], order: str, index_offset: int, start: int
+) -> list[tuple[int, int, int, int, int]]:
+    fh.seek(index_offset)
+    head = fh.read(8)
+    if len(head) < 8:
+        raise IncompleteFileError("MMStack index map not written yet")
+    header, capacity = struct.unpack(order + "II", head)
+    if header == 0:
+        raise IncompleteFileError("MMStack index map not written yet")
+    if header != INDEX_MAP_HEADER:
+        raise FrameRejected("expected the MMStack index map header")
+    fh.seek(index_offset + 8 + 20 * start)
+    data = fh.read(20 * max(capacity - start, 0))
+    entries = []
+    for k in range(len(data) // 20):
+        entry = struct.unpack_from(order + "5I", data, 20 * k)
+        if entry[4] == 0:  # pre-allocated zeros: no image written there yet
+            break
+        entries.append(entry)
+    return entries
+
+
+def _read_image(fh: IO[bytes], order: str, ifd_offset: int) -> tuple[np.ndarray, dict[str, Any]]:
+    tags = _read_ifd(fh, order, ifd_offset)
+    md_count, md_offset = tags.get(_TAG_MM_METADATA, (0, 0))
+    if md_count == 0:
+        raise IncompleteFileError("image metadata not written yet")
+    fh.seek(md_offset)
+    raw_md = fh.read(md_count)
+    try:
+        meta = json.loads(raw_md.rstrip(b"\0").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # The metadata is written last: until it decodes, the pixels may be partial too.
+        raise IncompleteFileError("image metadata not completely written yet") from exc
+    width, height = tags[_TAG_WIDTH][1], tags[_TAG_HEIGHT][1]
+    bits = tags.get(_TAG_BITS, (1, 8))[1]
+    samples = tags.get(_TAG_SAMPLES, (1, 1))[1]
+    if samples != 1 or tags.get(_TAG_COMPRESSION, (1, 1))[1] != 1:
+        raise FrameRejected(
+            f"expected uncompressed grayscale pixels, got {samples} samples per pixel"
+        )
+    if bits not in (8, 16):
+        raise FrameRejected(f"expected 8 or 16 bits per pixel, got {bits}")
+    dtype = np.dtype(order + ("u1" if bits == 8 else "u2"))
+    count = width * height * dtype.itemsize
+    fh.seek(tags[_TAG_STRIP_OFFSETS][1])
+    data = fh.read(count)
+    if len(data) != count:
+        raise IncompleteFileError("pixel data not written yet")
+    image = np.frombuffer(data, dtype=dtype).reshape(height, width).astype(dtype.newbyteorder("="))
+    return image, meta
+
+
+def _read_ifd(fh: IO[bytes], order: str, offset: int) -> dict[int, tuple[int, int]]:
+    """Tag -> (count, value or offset) for the IFD at ``offset``."""
+    fh.seek(offset)
+    head = fh.read(2)
+    if len(head) < 2:
+        raise IncompleteFileError("IFD not written yet")
+    (n,) = struct.unpack(order + "H", head)
+    if n == 0:
+        raise IncompleteFileError("IFD not written yet")
+    body = fh.read(12 * n)
+    if len(body) < 12 * n:
+        raise IncompleteFileError("IFD not written yet")
+    tags: dict[int, tuple[int, int]] = {}
+    for k in range(n):
+        tag, kind, count = struct.unpack_from(order + "HHI", body, 12 * k)
+        if kind == 3 and count == 1:  # a single SHORT sits left-justified in the value field
+            (value,) = struct.unpack_from(order + "H", body, 12 * k + 8)
+        else:
+            (value,) = struct.unpack_from(order + "I", body, 12 * k + 8)
+        tags[tag] = (count, value)
+    return tags

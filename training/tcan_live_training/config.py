@@ -1,0 +1,246 @@
+"""The training configuration (``config/train/*.toml``), validated by frozen pydantic models.
+
+Every section refuses unknown fields, so a misspelt key is reported with its dotted name, e.g.
+``config/train/x.toml: training.lr_g: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from tcan_live.core.settings import ConfigError, FrozenModel, validate_settings
+from tcan_live.model import DiscriminatorConfig, GeneratorConfig, NormalizationSpec
+from tcan_live.model import generator_config as preset_generator_config
+from tcan_live.simulate import SimulationConfig
+from tcan_live.simulate import preset as simulation_preset
+
+Structure = Literal["beads", "microtubules", "actin", "rings"]
+Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+# Fields that belong to one data kind only; setting them for the other kind is a mistake.
+_SIMULATED_ONLY = frozenset(
+    {
+        "structures",
+        "simulation_preset",
+        "simulation",
+        "target",
+        "fresh_each_epoch",
+        "validation_samples",
+    }
+)
+_PAIRS_ONLY = frozenset(
+    {"path", "layout", "lr_pattern", "hr_pattern", "validation_fraction", "validation_path"}
+)
+
+
+class AugmentConfig(FrozenModel):
+    """Paired augmentation of training patches (validation patches are never augmented)."""
+
+    random_crop: bool = True
+    rotate90: bool = True
+    flip: bool = True
+
+
+class DataConfig(FrozenModel):
+    """Where training pairs come from and how they are cut into batches.
+
+    ``patch_size`` is the side of the network's input patch; the target patch is
+    ``scale * patch_size``.
+    """
+
+    kind: Literal["simulated", "pairs"]
+    # simulated on the fly
+    structures: tuple[Structure, ...] = ("microtubules",)
+    simulation_preset: str = "confocal-sted"
+    simulation: dict[str, Any] = Field(default_factory=dict)
+    target: Literal["hr", "gt"] = "hr"
+    fresh_each_epoch: bool = True
+    validation_samples: int = Field(8, ge=1)
+    # folders of pairs
+    path: Path | None = None
+    layout: Literal["auto", "lr-hr", "biosr"] = "auto"
+    lr_pattern: str = "RawSIMData_level_*.tif*"
+    hr_pattern: str = "SIM_gt*.tif*"
+    validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    validation_path: Path | None = None
+    pixel_size_nm: float | None = Field(None, gt=0)
+    # both
+    patch_size: int = Field(128, ge=16)
+    validation_size: int | None = Field(None, ge=16)
+    batch_size: int = Field(2, ge=1)
+    augment: AugmentConfig = AugmentConfig()
+    normalization: NormalizationSpec = NormalizationSpec()
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> DataConfig:
+        other = _PAIRS_ONLY if self.kind == "simulated" else _SIMULATED_ONLY
+        misplaced = sorted(self.model_fields_set & other)
+        if misplaced:
+            raise ValueError(f"{misplaced[0]}: not used with kind = '{self.kind}'")
+        if self.kind == "pairs":
+            if self.path is None:
+                raise ValueError("path: required with kind = 'pairs'")
+            if self.pixel_size_nm is None:
+                raise ValueError(
+                    "pixel_size_nm: the input pixel size is required with kind = 'pairs'"
+                )
+            if self.validation_path is None and self.validation_fraction == 0.0:
+                raise ValueError("validation_fraction: must be > 0 unless validation_path is given")
+        else:
+            if not self.structures:
+                raise ValueError("structures: name at least one structure")
+            simulated = self.simulation_config().lr_pixel_size_nm
+            if self.pixel_size_nm is not None and self.pixel_size_nm != simulated:
+                raise ValueError(
+                    f"pixel_size_nm: {self.pixel_size_nm} differs from the simulated input "
+                    f"pixel size {simulated} (set it in data.simulation instead)"
+                )
+        return self
+
+    def simulation_config(self) -> SimulationConfig:
+        """Return the simulator's physics: the named preset with ``simulation`` overrides."""
+        try:
+            return simulation_preset(self.simulation_preset, **self.simulation)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"simulation.{where}: {first['msg']}") from None
+
+    @property
+    def val_size(self) -> int:
+        """Side of the (centre-cropped) validation input patches."""
+        return self.validation_size or self.patch_size
+
+    def input_pixel_size_nm(self) -> float:
+        """Pixel size of the network's input images."""
+        if self.kind == "simulated":
+            return self.simulation_config().lr_pixel_size_nm
+        assert self.pixel_size_nm is not None  # checked by the validator
+        return self.pixel_size_nm
+
+
+class ModelSection(FrozenModel):
+    """The generator preset (with field overrides) and the discriminator."""
+
+    preset: Literal["paper", "small", "dfcan", "unet"] = "small"
+    scale: Literal[1, 2] = 1
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+
+    @model_validator(mode="after")
+    def _buildable(self) -> ModelSection:
+        self.generator_config()
+        return self
+
+    def generator_config(self) -> GeneratorConfig:
+        """Return the generator architecture this section describes."""
+        try:
+            return preset_generator_config(self.preset, self.scale, **self.overrides)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"overrides.{where}: {first['msg']}") from None
+
+
+class LossConfig(FrozenModel):
+    """Generator loss = pixel + ssim_weight (1 - SSIM) + adversarial_weight * relativistic BCE."""
+
+    pixel: Literal["mse", "l1"] = "mse"
+    ssim_weight: float = Field(0.1, ge=0.0)
+    adversarial_weight: float = Field(0.01, ge=0.0)
+    warmup_epochs: int = Field(0, ge=0)
+    ssim_window: int = Field(11, ge=3)
+    ssim_sigma: float = Field(1.5, gt=0.0)
+
+    @model_validator(mode="after")
+    def _odd_window(self) -> LossConfig:
+        if self.ssim_window % 2 == 0:
+            raise ValueError(f"ssim_window: must be odd, got {self.ssim_window}")
+        return self
+
+
+class TrainingSection(FrozenModel):
+    """Optimisers, schedule, seed and hardware."""
+
+    epochs: int = Field(ge=1)
+    steps_per_epoch: int | None = Field(None, ge=1)
+    lr_g: float = Field(1e-4, gt=0.0)
+    lr_d: float = Field(5e-5, gt=0.0)
+    # "cosine": both learning rates fall from lr_g / lr_d to min_lr_fraction of them over all
+    # configured steps, which lets a short CPU run start fast and still settle.
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    min_lr_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    betas_g: tuple[Beta, Beta] = (0.9, 0.999)
+    betas_d: tuple[Beta, Beta] = (0.9, 0.999)
+    seed: int = Field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["none", "bf16", "fp16"] = "none"
+    threads: int | None = Field(None, ge=1)
+
+
+class TrainConfig(FrozenModel):
+    """A whole training run, as read from one TOML file."""
+
+    name: str = Field("tcan", min_length=1)
+    description: str = ""
+    data: DataConfig
+    model: ModelSection = ModelSection()
+    loss: LossConfig = LossConfig()
+    training: TrainingSection
+
+    @model_validator(mode="after")
+    def _scales_agree(self) -> TrainConfig:
+        if self.data.kind == "simulated":
+            simulated = self.data.simulation_config().scale
+            if simulated != self.model.scale:
+                raise ValueError(
+                    f"model.scale: {self.model.scale} differs from the simulation's scale "
+                    f"({simulated}, preset '{self.data.simulation_preset}')"
+                )
+        return self
+
+
+def parse_train_config(raw: dict[str, Any], source: str = "<config>") -> TrainConfig:
+    """Validate a parsed TOML document; errors name ``source`` and each offending field."""
+    return validate_settings(TrainConfig, raw, origin=source)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read and validate a training configuration file.
+
+    Parameters
+    ----------
+    path
+        A TOML file (see ``config/train/`` and docs/trainer.md for the format).
+
+    Raises
+    ------
+    ConfigError
+        With a one-line message naming the file and the bad field.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(str(source), ["no such training configuration file"])
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(source), [f"invalid TOML: {error}"]) from None
+    raw.setdefault("name", source.stem)
+    return parse_train_config(raw, str(source))
+
+
+__all__ = [
+    "AugmentConfig",
+    "ConfigError",
+    "DataConfig",
+    "LossConfig",
+    "ModelSection",
+    "TrainConfig",
+    "TrainingSection",
+    "load_train_config",
+    "parse_train_config",
+]

@@ -1,0 +1,149 @@
+"""Find and read LR/HR TIFF pairs on disk.
+
+Two layouts are understood:
+
+``lr-hr``
+    ``ROOT/lr/NAME.tif`` and ``ROOT/hr/NAME.tif`` with the same file names (the layout
+    ``tcan-live simulate`` writes; a ``gt/`` folder beside them is ignored).
+``biosr``
+    BioSR-style per-cell folders (Qiao et al. 2021: ``Microtubules/Cell_001/...``), converted to
+    TIFF: every folder below ROOT holding a ground-truth file (``hr_pattern``, default
+    ``SIM_gt*.tif*``) is one cell; each file there matching ``lr_pattern`` (default
+    ``RawSIMData_level_*.tif*``, one per SNR level) is paired with that ground truth. A 3-D LR
+    stack (BioSR's raw SIM frames) is averaged over its first axis into a widefield image, as
+    BioSR's own widefield inputs are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tcan_live.core.tiff_files import read_tiff
+
+Layout = Literal["auto", "lr-hr", "biosr"]
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class PairFiles:
+    """One LR/HR pair on disk; ``group`` keeps pairs of one cell together in the split."""
+
+    name: str
+    lr: Path
+    hr: Path
+    group: str
+    average_lr_stack: bool = False
+
+
+def _tiffs(folder: Path) -> dict[str, Path]:
+    return {
+        path.name: path
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.suffix.lower() in _TIFF_SUFFIXES
+    }
+
+
+def _lr_hr_pairs(root: Path) -> list[PairFiles]:
+    lr_files, hr_files = _tiffs(root / "lr"), _tiffs(root / "hr")
+    if not lr_files:
+        raise ValueError(f"{root / 'lr'}: no TIFF files")
+    for name in lr_files:
+        if name not in hr_files:
+            raise ValueError(f"{root / 'lr' / name}: no HR file of the same name in {root / 'hr'}")
+    for name in hr_files:
+        if name not in lr_files:
+            raise ValueError(f"{root / 'hr' / name}: no LR file of the same name in {root / 'lr'}")
+    return [PairFiles(name, lr_files[name], hr_files[name], group=name) for name in lr_files]
+
+
+def _biosr_pairs(root: Path, lr_pattern: str, hr_pattern: str) -> list[PairFiles]:
+    pairs: list[PairFiles] = []
+    cells = sorted({path.parent for path in root.rglob(hr_pattern) if path.is_file()})
+    if not cells:
+        raise ValueError(f"{root}: no per-cell folders with a ground-truth file '{hr_pattern}'")
+    for cell in cells:
+        truths = sorted(cell.glob(hr_pattern))
+        if len(truths) != 1:
+            names = ", ".join(path.name for path in truths)
+            raise ValueError(
+                f"{cell}: expected one ground-truth file '{hr_pattern}', found {names}"
+            )
+        inputs = sorted(path for path in cell.glob(lr_pattern) if path not in truths)
+        if not inputs:
+            raise ValueError(f"{cell}: no low-resolution file matching '{lr_pattern}'")
+        group = cell.relative_to(root).as_posix()
+        pairs += [
+            PairFiles(f"{group}/{path.name}", path, truths[0], group, average_lr_stack=True)
+            for path in inputs
+        ]
+    return pairs
+
+
+def find_pairs(
+    root: str | Path,
+    layout: Layout = "auto",
+    lr_pattern: str = "RawSIMData_level_*.tif*",
+    hr_pattern: str = "SIM_gt*.tif*",
+) -> list[PairFiles]:
+    """List the LR/HR pairs under ``root`` in a stable (sorted) order.
+
+    Parameters
+    ----------
+    root
+        Data folder.
+    layout
+        ``"lr-hr"``, ``"biosr"`` or ``"auto"`` (``lr-hr`` when ``root/lr`` and ``root/hr``
+        exist, else ``biosr``).
+    lr_pattern, hr_pattern
+        Glob patterns of the BioSR-style input and ground-truth files.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder or file that breaks the layout.
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: no such data folder")
+    if layout == "auto":
+        layout = "lr-hr" if (folder / "lr").is_dir() and (folder / "hr").is_dir() else "biosr"
+    if layout == "lr-hr":
+        return _lr_hr_pairs(folder)
+    return _biosr_pairs(folder, lr_pattern, hr_pattern)
+
+
+def _read_plane(path: Path, average_stack: bool) -> tuple[NDArray[np.float32], float | None]:
+    image, pixel_size_nm = read_tiff(path)
+    image = np.squeeze(image)
+    if image.ndim == 3 and average_stack:
+        image = image.mean(axis=0, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D image, got shape {image.shape}")
+    return image, pixel_size_nm
+
+
+def read_pair(
+    pair: PairFiles, scale: int, pixel_size_nm: float | None = None
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Read one pair as float32 2-D images and check that HR is ``scale`` times LR.
+
+    With ``pixel_size_nm`` (the expected input pixel size), an LR file that records a pixel
+    size more than 1 % different is refused: a model trained at the wrong scale is useless.
+    """
+    lr, recorded = _read_plane(pair.lr, pair.average_lr_stack)
+    hr, _ = _read_plane(pair.hr, average_stack=False)
+    if hr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
+        raise ValueError(
+            f"{pair.hr}: shape {hr.shape} is not {scale} x the shape {lr.shape} of {pair.lr}"
+        )
+    if pixel_size_nm and recorded and abs(recorded / pixel_size_nm - 1.0) > 0.01:
+        raise ValueError(
+            f"{pair.lr}: the file records {recorded:.4g} nm pixels, data.pixel_size_nm is "
+            f"{pixel_size_nm:.4g} nm"
+        )
+    return lr, hr

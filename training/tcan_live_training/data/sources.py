@@ -1,0 +1,177 @@
+"""Sources of normalised LR/HR image pairs: folders on disk, or the simulator on the fly.
+
+A source returns whole normalised images; cropping and augmentation happen in
+:mod:`tcan_live_training.data.batches`. Every random choice is derived from (seed, epoch,
+index), never from global state, so a run resumed at an epoch boundary sees exactly the data it
+would have seen without stopping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tcan_live.metrics.intensity import percentile_range
+from tcan_live.model import NormalizationSpec
+from tcan_live.simulate import SimulationConfig, simulate_pair
+from tcan_live_training.data.pairs import PairFiles, read_pair
+
+Image = NDArray[np.float32]
+
+# Independent random streams derived from the run's seed.
+STREAM_TRAIN_SIMULATION = 0
+STREAM_VALIDATION_SIMULATION = 1
+STREAM_SPLIT = 2
+
+
+class PairSource(Protocol):
+    """Indexed normalised (LR, HR) pairs."""
+
+    def __len__(self) -> int:
+        """Return the number of pairs per epoch."""
+        ...
+
+    def pair(self, index: int, epoch: int) -> tuple[Image, Image]:
+        """Return the normalised LR and HR images of pair ``index`` in ``epoch``."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Return a JSON-serialisable description (stored in checkpoints)."""
+        ...
+
+
+def normalize_pair(lr: Image, hr: Image, spec: NormalizationSpec) -> tuple[Image, Image]:
+    """Normalise LR and HR, each with its own percentiles (low -> 0, high -> 1).
+
+    The network thus learns an output whose percentile range is [0, 1]; the runtime maps it
+    back with the INPUT's two numbers (``output * (hi - lo) + lo``), which puts the result on
+    the input frame's intensity scale whatever the HR modality's photon counts were.
+    ``spec.clip`` clips both to [0, 1].
+    """
+    scaled = [percentile_range(image, spec).normalize(image) for image in (lr, hr)]
+    if spec.clip:
+        scaled = [np.clip(image, 0.0, 1.0) for image in scaled]
+    return scaled[0], scaled[1]
+
+
+class FolderPairs:
+    """Pairs read from TIFF files once and kept in memory, normalised per image."""
+
+    def __init__(
+        self,
+        files: Sequence[PairFiles],
+        scale: int,
+        spec: NormalizationSpec,
+        pixel_size_nm: float | None = None,
+    ) -> None:
+        if not files:
+            raise ValueError("no image pairs to train or validate on")
+        self.files = list(files)
+        self._images = [
+            normalize_pair(*read_pair(pair, scale, pixel_size_nm), spec) for pair in self.files
+        ]
+
+    def __len__(self) -> int:
+        """Return the number of pairs."""
+        return len(self._images)
+
+    def pair(self, index: int, epoch: int) -> tuple[Image, Image]:
+        """Return pair ``index`` (the same in every epoch)."""
+        return self._images[index]
+
+    def describe(self) -> dict[str, Any]:
+        """Files and their count."""
+        return {
+            "kind": "pairs",
+            "count": len(self.files),
+            "files": [pair.name for pair in self.files],
+        }
+
+
+class SimulatedPairs:
+    """Pairs simulated on the fly, each determined by (seed, stream, epoch, index).
+
+    Structures alternate with the index. With ``fresh_each_epoch`` every epoch draws new
+    samples (an endless data set); otherwise the same ``count`` samples recur.
+    """
+
+    def __init__(
+        self,
+        structures: Sequence[str],
+        lr_size: int,
+        config: SimulationConfig,
+        spec: NormalizationSpec,
+        *,
+        seed: int,
+        count: int,
+        stream: int = STREAM_TRAIN_SIMULATION,
+        fresh_each_epoch: bool = True,
+        target: str = "hr",
+    ) -> None:
+        self.structures = tuple(structures)
+        self.lr_size = lr_size
+        self.config = config
+        self.spec = spec
+        self.seed = seed
+        self.count = count
+        self.stream = stream
+        self.fresh_each_epoch = fresh_each_epoch
+        self.target = target
+
+    def __len__(self) -> int:
+        """Return the number of samples per epoch."""
+        return self.count
+
+    def pair(self, index: int, epoch: int) -> tuple[Image, Image]:
+        """Simulate sample ``index`` of ``epoch`` (deterministic)."""
+        epoch_key = epoch if self.fresh_each_epoch else 0
+        rng = np.random.default_rng([self.seed, self.stream, epoch_key, index])
+        structure = self.structures[index % len(self.structures)]
+        simulated = simulate_pair(structure, self.lr_size * self.config.scale, rng, self.config)
+        target = simulated.gt if self.target == "gt" else simulated.hr
+        return normalize_pair(simulated.lr, target, self.spec)
+
+    def describe(self) -> dict[str, Any]:
+        """Structures, sizes, target and the simulator's physics."""
+        return {
+            "kind": "simulated",
+            "structures": list(self.structures),
+            "lr_size": self.lr_size,
+            "samples_per_epoch": self.count,
+            "fresh_each_epoch": self.fresh_each_epoch,
+            "target": self.target,
+            "seed": self.seed,
+            "stream": self.stream,
+            "simulation": self.config.model_dump(mode="json"),
+        }
+
+
+def split_groups(
+    pairs: Sequence[PairFiles], fraction: float, seed: int
+) -> tuple[list[PairFiles], list[PairFiles]]:
+    """Hold out about ``fraction`` of the groups (cells) for validation, deterministically.
+
+    Whole groups go to one side, so the SNR levels of one BioSR cell never straddle the split.
+    The held-out groups are the first of a permutation seeded by ``seed``.
+
+    Returns
+    -------
+    tuple
+        (training pairs, validation pairs), each in the input order.
+    """
+    groups = sorted({pair.group for pair in pairs})
+    if len(groups) < 2:
+        raise ValueError(
+            f"cannot split {len(groups)} group(s) into training and validation; "
+            "add pairs or give data.validation_path"
+        )
+    order = np.random.default_rng([seed, STREAM_SPLIT]).permutation(len(groups))
+    held = max(1, min(len(groups) - 1, round(fraction * len(groups))))
+    validation = {groups[i] for i in order[:held]}
+    return (
+        [pair for pair in pairs if pair.group not in validation],
+        [pair for pair in pairs if pair.group in validation],
+    )
