@@ -1,4 +1,5 @@
-# Set-up and checks. `make demo` runs the main job, `make test` runs lint, types and the test suite.
+# Set-up and checks. `make demo` runs the main job; `make test` runs lint (ruff, the import
+# contracts), types and the test suite.
 # Both create .venv and install pinned dependencies on first use.
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,6 +23,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tcan_live.cli.errors import one_line_errors, step_logger
+from tcan_live.cli.errors import RUN_ERROR, fail, one_line_errors, step_logger
 
 bench_app = typer.Typer(help="Measure throughput, side by side in one run.", no_args_is_help=True)
 
@@ -83,31 +83,30 @@ def bench_pipeline(
         float,
         typer.Option("--paced-fraction", help="Paced run's rate as a fraction of the engine's."),
     ] = 0.5,
-    batch_frames: Annotated[int, typer.Option("--batch-frames", help="Frames per batch.")] = 4,
+    batch_frames: Annotated[
+        int, typer.Option("--batch-frames", min=1, help="Frames per batch.")
+    ] = 4,
     max_in_memory: Annotated[
-        int, typer.Option("--max-in-memory", help="Frames held in memory before spilling.")
+        int,
+        typer.Option("--max-in-memory", min=1, help="Frames held in memory before spilling."),
     ] = 32,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
 ) -> None:
     """Measure the whole daemon path (replay, store, engine, OME-Zarr) against the engine."""
     from tcan_live.bench.pipeline import bench_pipeline as run
-    from tcan_live.engine.manifest import EngineError
     from tcan_live.pipeline.limits import PipelineLimits
 
     console = Console(width=max(Console().width, 140))  # wide tables also in logs
-    limits = PipelineLimits(max_frames_in_memory=max_in_memory, batch_frames=batch_frames)
-    try:
+    with one_line_errors(console):
+        limits = PipelineLimits(max_frames_in_memory=max_in_memory, batch_frames=batch_frames)
         report = run(
             engine,
             frames=frames,
             size=size,
             paced_fraction=paced_fraction,
             limits=limits,
-            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+            log=step_logger(console),
         )
-    except (EngineError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        raise typer.Exit(1) from None
     table = Table(title=f"{frames} frames of {size} x {size}: pipeline against engine alone")
     for header in ("run", "rate /s", "MP/s", "x engine", "p50 ms", "p99 ms", "backlog max"):
         table.add_column(header, justify="left" if header == "run" else "right")
@@ -181,7 +180,7 @@ def bench_soak(
     console.print(table)
     _write_json(console, report, json_out)
     if report["frames_lost"]:
-        raise typer.Exit(1)
+        fail(console, f"{report['frames_lost']} frame(s) lost in the soak run", RUN_ERROR)
 
 
 def register(app: typer.Typer) -> None:

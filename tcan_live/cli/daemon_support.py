@@ -1,23 +1,22 @@
 """What ``tcan-live run``, ``watch`` and ``demo`` share.
 
-Building a daemon with one-line errors and exit codes (2: bad configuration, 1: cannot run),
-and serving it until stopped.
+Building a daemon with one-line errors and the exit-code rule of :mod:`tcan_live.cli.errors`
+(2: bad configuration or input, 1: failed while running), and serving it until stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from tcan_live.cli.errors import INPUT_ERROR, RUN_ERROR, exit_code_for, fail
+
 if TYPE_CHECKING:
     from tcan_live.daemon.config import DaemonConfig
     from tcan_live.daemon.service import Daemon
-
-CONFIG_ERROR = 2
-RUN_ERROR = 1
 
 # Options the daemon commands share, declared once.
 DrainOption = Annotated[
@@ -33,20 +32,9 @@ DashboardOption = Annotated[
 ]
 
 
-def fail(console: Console, message: str, code: int) -> NoReturn:
-    """Print ``message`` as one error line per line and exit with ``code``."""
-    for line in message.splitlines():
-        console.print(f"[red]error:[/red] {line}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code)
-
-
 def runtime_errors() -> tuple[type[Exception], ...]:
-    """Errors that stop the daemon from running, reported in one line (exit 1)."""
-    from tcan_live.core.safe_paths import UnsafePathError
-    from tcan_live.daemon.service import DaemonError
-    from tcan_live.sinks.omezarr import LayoutMismatchError
-
-    return (DaemonError, LayoutMismatchError, UnsafePathError, OSError, ValueError)
+    """Errors the daemon reports in one line (exit code: ``errors.exit_code_for``)."""
+    return (OSError, ValueError, RuntimeError)
 
 
 def build_daemon(console: Console, make_config: Callable[[], DaemonConfig]) -> Daemon:
@@ -57,11 +45,11 @@ def build_daemon(console: Console, make_config: Callable[[], DaemonConfig]) -> D
     try:
         config = make_config()
     except ConfigError as error:
-        fail(console, str(error), CONFIG_ERROR)
+        fail(console, str(error), INPUT_ERROR)
     try:
         return Daemon(config)
     except runtime_errors() as error:
-        fail(console, str(error), RUN_ERROR)
+        fail(console, str(error), exit_code_for(error))
 
 
 def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> None:
@@ -80,7 +68,7 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
             f"source.kind = {kind!r} runs inside your acquisition script (Daemon(config) in "
             "Python, see docs/daemon.md); the command serves sources that run on their own "
             "(e.g. watch and replay)",
-            CONFIG_ERROR,
+            INPUT_ERROR,
         )
     stop = threading.Event()
     with stop_on_signals(stop), dashboard_or_quiet(daemon, dashboard, console) as board:
@@ -93,10 +81,10 @@ def serve(daemon: Daemon, console: Console, *, dashboard: bool, drain: bool) -> 
             run_until(daemon, stop, drain=drain, on_tick=board.refresh if board else None)
         except ConfigError as error:
             daemon.stop()
-            fail(console, str(error), CONFIG_ERROR)
+            fail(console, str(error), INPUT_ERROR)
         except runtime_errors() as error:
             daemon.stop()
-            fail(console, str(error), RUN_ERROR)
+            fail(console, str(error), exit_code_for(error))
     report_summary(daemon, console, "summary")
 
 

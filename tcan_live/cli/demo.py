@@ -67,7 +67,8 @@ def demo(
     import threading
     from contextlib import ExitStack
 
-    from tcan_live.cli.daemon_support import RUN_ERROR, fail, runtime_errors
+    from tcan_live.cli.daemon_support import runtime_errors
+    from tcan_live.cli.errors import exit_code_for, fail
     from tcan_live.daemon.dashboard import Dashboard, stop_on_signals
     from tcan_live.daemon.demo import run_demo
     from tcan_live.daemon.service import Daemon
@@ -102,7 +103,7 @@ def demo(
                 on_tick=on_tick,
             )
         except runtime_errors() as error:
-            fail(console, str(error), RUN_ERROR)
+            fail(console, str(error), exit_code_for(error))
     console.print(_summary(result))
     if result.interrupted:
         console.print("interrupted: the frames acquired so far are in the store")

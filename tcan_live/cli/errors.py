@@ -1,24 +1,61 @@
-"""Shared CLI plumbing: one-line errors and step logs on a rich console."""
+"""How every command reports failure: one line per problem, and one exit-code rule.
+
+* exit 2: the configuration or input cannot be used as given (a bad option, config field,
+  file, engine folder or checkpoint); nothing was done with it;
+* exit 1: the work itself failed while running (disk full, frames not written, an engine
+  that failed its parity check, the daemon unable to run).
+
+The library raises ``ValueError`` (and its subclasses) for bad input and ``OSError`` /
+``RuntimeError`` for failures while running; :func:`exit_code_for` maps them. Messages are
+printed as plain text, never as rich markup, so a file name holding ``[/]`` prints as it is.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+INPUT_ERROR = 2
+RUN_ERROR = 1
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Return :data:`INPUT_ERROR` for bad configuration or input, else :data:`RUN_ERROR`."""
+    parity = sys.modules.get("tcan_live.engine.parity")  # a parity refusal is a failed build
+    if parity is not None and isinstance(error, parity.ParityError):
+        return RUN_ERROR
+    return INPUT_ERROR if isinstance(error, ValueError) else RUN_ERROR
+
+
+def print_error(console: Console, message: str) -> None:
+    """Print ``message`` as one ``error:`` line per line, as plain text."""
+    for line in message.splitlines() or [""]:
+        console.print(Text("error: ", style="red") + Text(line), soft_wrap=True, highlight=False)
+
+
+def fail(console: Console, message: str, code: int) -> NoReturn:
+    """Print ``message`` (see :func:`print_error`) and exit with ``code``."""
+    print_error(console, message)
+    raise typer.Exit(code)
 
 
 @contextmanager
 def one_line_errors(console: Console) -> Iterator[None]:
-    """Print a ``ValueError`` (the library's bad-input errors) as one red line, exit 1."""
+    """Report the library's errors raised inside in one line each, with the rule's exit code."""
     try:
         yield
-    except ValueError as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        raise typer.Exit(1) from None
+    except (ValueError, OSError, RuntimeError) as error:
+        fail(console, str(error), exit_code_for(error))
 
 
 def step_logger(console: Console) -> Callable[[str], None]:
-    """Return a ``log`` callback that prints each step as an arrow line."""
-    return lambda line: console.print(f"[cyan]>[/cyan] {line}", soft_wrap=True)
+    """Return a ``log`` callback that prints each step as an arrow line (plain text)."""
+    return lambda line: console.print(
+        Text("> ", style="cyan") + Text(line), soft_wrap=True, highlight=False
+    )

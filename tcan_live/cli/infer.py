@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tcan_live.cli.errors import INPUT_ERROR, fail, print_error
 
 
 def _output_path(source: Path, out: Path, single: bool) -> Path:
@@ -21,19 +24,29 @@ def _output_path(source: Path, out: Path, single: bool) -> Path:
 
 
 def infer(
-    inputs: list[Path] = typer.Argument(..., help="TIFF / OME-TIFF files (2D or stacks)."),
-    out: Path = typer.Option(..., "--out", help="Output file (one input) or folder."),
-    engine_dir: Path | None = typer.Option(None, "--engine", help="Built engine folder."),
-    checkpoint: Path | None = typer.Option(
-        None, "--checkpoint", help="Run a checkpoint in torch eager mode instead of an engine."
-    ),
-    pixel_size: float | None = typer.Option(
-        None, "--pixel-size", help="Input pixel size in nm (overrides the file's metadata)."
-    ),
-    normalization: str = typer.Option(
-        "per-frame", "--normalization", help="per-frame, fixed or running (stacks)."
-    ),
-    dtype: str = typer.Option("float32", "--dtype", help="Output dtype: float32 or uint16."),
+    inputs: Annotated[list[Path], typer.Argument(help="TIFF / OME-TIFF files (2D or stacks).")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (one input) or folder.")],
+    engine_dir: Annotated[
+        Path | None, typer.Option("--engine", help="Built engine folder.")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint", help="Run a checkpoint in torch eager mode instead of an engine."
+        ),
+    ] = None,
+    pixel_size: Annotated[
+        float | None,
+        typer.Option(
+            "--pixel-size", help="Input pixel size in nm (overrides the file's metadata)."
+        ),
+    ] = None,
+    normalization: Annotated[
+        str, typer.Option("--normalization", help="per-frame, fixed or running (stacks).")
+    ] = "per-frame",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="Output dtype: float32 or uint16.")
+    ] = "float32",
 ) -> None:
     """Super-resolve INPUT files; each output records its pixel size in the TIFF metadata.
 
@@ -45,15 +58,22 @@ def infer(
 
     from tcan_live.core.tiff_files import read_tiff_stack, write_tiff
     from tcan_live.engine.load import open_engine
-    from tcan_live.engine.manifest import EngineError
-    from tcan_live.model import CheckpointError
+    from tcan_live.runtime.enhancer import OUTPUT_DTYPES
+    from tcan_live.runtime.normalize import NORMALIZATION_MODES
 
     console = Console(stderr=True, soft_wrap=True)
+    if normalization not in NORMALIZATION_MODES:
+        fail(
+            console,
+            f"--normalization {normalization!r}: expected one of {', '.join(NORMALIZATION_MODES)}",
+            INPUT_ERROR,
+        )
+    if dtype not in OUTPUT_DTYPES:
+        fail(console, f"--dtype {dtype!r}: expected one of {', '.join(OUTPUT_DTYPES)}", INPUT_ERROR)
     try:
         engine = open_engine(engine_dir=engine_dir, checkpoint=checkpoint)
-    except (EngineError, CheckpointError, ValueError, OSError) as error:
-        console.print(f"[red]error:[/red] {str(error).splitlines()[0]}")
-        raise typer.Exit(2) from None
+    except (ValueError, OSError) as error:
+        fail(console, str(error).splitlines()[0], INPUT_ERROR)
     failed = 0
     with Progress(
         TextColumn("{task.description}"),
@@ -78,7 +98,7 @@ def infer(
                 failed += 1
                 message = str(error).splitlines()[0]
                 where = "" if str(source) in message else f"{source}: "
-                console.print(f"[red]error:[/red] {where}{message}", markup=True)
+                print_error(console, f"{where}{message}")
                 continue
             images = [r.image for r in results]
             # One plane stays 2D; a stack becomes a time series (T, C=1, Y, X).
@@ -87,7 +107,8 @@ def infer(
             write_tiff(target, data, results[0].pixel_size_nm)
             console.print(
                 f"{source} -> {target} ({data.shape[-2]} x {data.shape[-1]} px, "
-                f"{results[0].pixel_size_nm:g} nm)"
+                f"{results[0].pixel_size_nm:g} nm)",
+                markup=False,
             )
     engine.close()
     if failed:

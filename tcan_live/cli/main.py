@@ -9,7 +9,6 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from tcan_live import __version__
 from tcan_live.cli import (
     bench,
     build_engine,
@@ -24,6 +23,7 @@ from tcan_live.cli import (
     train,
     watch,
 )
+from tcan_live.core.version import __version__
 
 app = typer.Typer(
     name="tcan-live",

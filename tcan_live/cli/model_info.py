@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -10,10 +11,14 @@ from rich.table import Table
 
 
 def model_info(
-    preset: str = typer.Argument(..., help="Generator preset: paper, small, dfcan or unet."),
-    scale: int = typer.Option(1, "--scale", help="1 (confocal -> STED) or 2 (-> SIM style)."),
-    tile: int = typer.Option(256, "--tile", help="Tile size for the FLOP count."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    preset: Annotated[str, typer.Argument(help="Generator preset: paper, small, dfcan or unet.")],
+    scale: Annotated[
+        int, typer.Option("--scale", help="1 (confocal -> STED) or 2 (-> SIM style).")
+    ] = 1,
+    tile: Annotated[
+        int, typer.Option("--tile", min=16, help="Tile size for the FLOP count.")
+    ] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Print parameter counts per branch and FLOPs per input pixel of a PRESET."""
     from tcan_live.model import build_generator

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from tcan_live.cli.errors import INPUT_ERROR, RUN_ERROR, fail
 from tcan_live.preview.config import DEFAULT_ADDRESS
 
 
@@ -57,8 +58,7 @@ def preview(
             except RuntimeError as error:
                 problem = str(error)
         if problem is not None:
-            console.print(f"[red]error:[/red] {problem}")
-            raise typer.Exit(2)
+            fail(console, problem, INPUT_ERROR)
     snapshots = SnapshotWriter(save_dir) if save_dir is not None else None
     monitor = PreviewMonitor()
     views = CompositeBuilder()
@@ -67,8 +67,7 @@ def preview(
             address, topics=topic or [""], timeout=timeout, server_key=server_key
         )
     except (OSError, ValueError) as error:
-        console.print(f"[red]error:[/red] preview subscriber for {address}: {error}")
-        raise typer.Exit(2) from None
+        fail(console, f"preview subscriber for {address}: {error}", INPUT_ERROR)
     timed_out = False
     with subscriber, Live(monitor.table(address, 0), console=console, auto_refresh=False) as live:
         try:
@@ -94,11 +93,8 @@ def preview(
         console.print(f"saved {len(snapshots.saved)} PNG snapshots to {save_dir}")
     if timed_out:
         wanted = "" if count is None else f" of {count}"
-        console.print(
-            f"[red]error:[/red] received {monitor.received}{wanted} previews from {address}, "
-            f"then none for {timeout} s"
-        )
-        raise typer.Exit(1)
+        message = f"received {monitor.received}{wanted} previews from {address}, then none"
+        fail(console, f"{message} for {timeout} s", RUN_ERROR)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,39 +5,48 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from tcan_live.cli.errors import one_line_errors, step_logger
+
 
 def ship_engine(
-    checkpoint: Path = typer.Argument(..., help="Trained checkpoint (best.safetensors)."),
-    structure: str = typer.Option(..., "--structure", help="beads, microtubules, actin, rings."),
-    out: Path = typer.Option(..., "--out", help="Engine folder, e.g. engines/actin-small."),
-    count: int = typer.Option(8, "--count", help="Held-out images."),
-    size: int = typer.Option(256, "--size", help="Held-out image side (px)."),
+    checkpoint: Annotated[Path, typer.Argument(help="Trained checkpoint (best.safetensors).")],
+    structure: Annotated[
+        str, typer.Option("--structure", help="beads, microtubules, actin, rings.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Engine folder, e.g. engines/actin-small.")],
+    count: Annotated[int, typer.Option("--count", min=1, help="Held-out images.")] = 8,
+    size: Annotated[int, typer.Option("--size", min=16, help="Held-out image side (px).")] = 256,
     # 320 with a 32 px halo: a 256 x 256 frame is one tile (four at tile 256), a 512 x 512
     # frame four (nine); measured 2.3x faster on 256 x 256 frames, same border context.
-    tile: int = typer.Option(320, "--tile", help="Engine tile size."),
-    halo: int = typer.Option(32, "--halo", help="Tile overlap per side (px)."),
-    stage: list[Path] = typer.Option(
-        [], "--stage", help="Checkpoint of an earlier training stage (repeatable, oldest first)."
-    ),
-    ablation: list[Path] = typer.Option(
-        [],
-        "--ablation",
-        help="Checkpoint trained with the same budget but other generator branches; evaluated "
-        "on the same held-out set for the card's ablation table (repeatable).",
-    ),
+    tile: Annotated[int, typer.Option("--tile", help="Engine tile size.")] = 320,
+    halo: Annotated[int, typer.Option("--halo", help="Tile overlap per side (px).")] = 32,
+    stage: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--stage", help="Checkpoint of an earlier training stage (repeatable, oldest first)."
+        ),
+    ] = None,
+    ablation: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--ablation",
+            help="Checkpoint trained with the same budget but other generator branches; "
+            "evaluated on the same held-out set for the card's ablation table (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Build the onnxruntime engine, evaluate it on held-out data, write its model card."""
-    from tcan_live.engine.manifest import EngineError
     from tcan_live_training.heldout import HELD_OUT_SEED, HeldOutSpec
     from tcan_live_training.ship import ship_engine as ship
 
     console = Console(soft_wrap=True)
     command = shlex.join(["tcan-live", *sys.argv[1:]])
-    try:
+    with one_line_errors(console):
         ship(
             checkpoint,
             out,
@@ -46,14 +55,11 @@ def ship_engine(
             tile=tile,
             halo=halo,
             ship_command=command,
-            earlier_stages=tuple(stage),
-            ablation_checkpoints=tuple(ablation),
-            log=lambda line: console.print(f"[cyan]>[/cyan] {line}"),
+            earlier_stages=tuple(stage or ()),
+            ablation_checkpoints=tuple(ablation or ()),
+            log=step_logger(console),
         )
-    except (EngineError, ValueError) as error:
-        console.print(f"[red]error:[/red] {str(error).splitlines()[0]}")
-        raise typer.Exit(1) from None
-    console.print((out / "MODEL_CARD.md").read_text())
+    console.print((out / "MODEL_CARD.md").read_text(), markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+
+from tcan_live.cli.errors import one_line_errors
 
 if TYPE_CHECKING:
     from tcan_live_training.config import TrainConfig
@@ -17,31 +20,33 @@ def train(
     config: Annotated[Path, typer.Option("--config", help="Training configuration (TOML).")],
     init: Annotated[
         Path | None,
-        typer.Option(help="Start from this checkpoint (same architecture; transfer learning)."),
+        typer.Option(
+            "--init", help="Start from this checkpoint (same architecture; transfer learning)."
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from OUT/last.safetensors.")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option(help="Output folder (default: runs/<config name>).")
+        Path | None, typer.Option("--out", help="Output folder (default: runs/<config name>).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     time_steps: Annotated[
         int,
         typer.Option(
+            "--time-steps",
             min=0,
             help="Only measure: time N training steps of each phase and estimate the run time.",
         ),
     ] = 0,
 ) -> None:
     """Train a generator and discriminator; writes best/last checkpoints, log.csv and loss.png."""
-    from tcan_live.model import CheckpointError
-    from tcan_live_training.checkpoints import TrainingError
-    from tcan_live_training.config import ConfigError, load_train_config
+    from tcan_live_training.config import load_train_config
     from tcan_live_training.trainer import time_steps as measure_steps
     from tcan_live_training.trainer import train as run_training
 
-    try:
+    console = Console(stderr=True)
+    with one_line_errors(console):
         settings = load_train_config(config)
         if time_steps:
             _report_timing(settings, measure_steps(settings, time_steps), time_steps)
@@ -55,9 +60,6 @@ def train(
             config_text=config.read_text(encoding="utf-8"),
             progress=not quiet,
         )
-    except (ConfigError, TrainingError, CheckpointError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(
         f"trained {outcome.epochs} epochs ({outcome.steps} steps); best validation loss "
         f"{outcome.best_val_loss:.5g} at epoch {outcome.best_epoch + 1}: {outcome.best}"

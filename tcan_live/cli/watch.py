@@ -103,14 +103,8 @@ def watch(
     dashboard: DashboardOption = True,
 ) -> None:
     """Super-resolve every frame written under FOLDER into OUT until Ctrl-C (or --once)."""
-    from tcan_live.cli.daemon_support import (
-        RUN_ERROR,
-        build_daemon,
-        fail,
-        report_summary,
-        runtime_errors,
-        serve,
-    )
+    from tcan_live.cli.daemon_support import build_daemon, report_summary, runtime_errors, serve
+    from tcan_live.cli.errors import exit_code_for, fail
 
     console = Console()
     daemon = build_daemon(
@@ -134,7 +128,7 @@ def watch(
         taken = daemon.run_once()
     except runtime_errors() as error:
         daemon.stop()
-        fail(console, str(error), RUN_ERROR)
+        fail(console, str(error), exit_code_for(error))
     report_summary(daemon, console, f"summary: {taken} frames taken from {folder}")
 
 

@@ -54,6 +54,8 @@ def check_image(
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         bad = int(np.count_nonzero(~np.isfinite(image)))
         raise FrameRejected(f"{bad} NaN/inf pixels: expected finite values")
+    if image.flags.c_contiguous and image.dtype.isnative:
+        return image
     return np.ascontiguousarray(image, dtype=native)
 
 

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class DaemonError(RuntimeError):
-    """The daemon cannot start; the message is one line saying why."""
+class DaemonError(ValueError):
+    """The daemon cannot start with this configuration; the message is one line saying why."""
 
 
 class Daemon:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tcan_live import __version__
+from tcan_live.core.version import __version__
 from tcan_live.engine.backend_kind import BuildInputs
 from tcan_live.engine.export import ONNX_OPSET, export_onnx
 from tcan_live.engine.machine import cuda_device

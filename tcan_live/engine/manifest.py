@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from tcan_live.core.settings import FrozenModel
+from tcan_live.core.settings import FrozenModel, validation_problems
 from tcan_live.model import GeneratorConfig, NormalizationSpec
 
 MANIFEST_NAME = "manifest.json"
@@ -191,6 +191,5 @@ def read_manifest(folder: str | Path) -> EngineManifest:
     try:
         return EngineManifest.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "manifest"
-        raise EngineError(f"{path}: invalid field {where}: {first['msg']}") from None
+        problems = "; ".join(validation_problems(error))
+        raise EngineError(f"{path}: invalid field {problems}") from None

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tcan_live.core.tiff_files import ImageFileError, read_tiff
+from tcan_live.core.paired_folders import INPUT_FOLDER, PairedFiles, paired_files
+from tcan_live.core.tiff_files import ImageFileError, read_tiff, tiff_files_in
 
 FloatArray = NDArray[np.float32]
-TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,6 @@ class EvalSet:
         return str(value) if value is not None else None
 
 
-def _tiffs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
-
-
 def _read_2d(path: Path, override_nm: float | None) -> tuple[FloatArray, float]:
     image, pixel_nm = read_tiff(path)
     image = np.squeeze(image)
@@ -95,10 +91,12 @@ def load_eval_set(
     base = Path(root)
     if not base.is_dir():
         raise ImageFileError(f"{base}: no such data folder")
-    lr_dir = base / "lr" if (base / "lr").is_dir() else base
-    files = _tiffs(lr_dir)[:max_images]
-    if not files:
-        raise ImageFileError(f"{lr_dir}: no .tif files (expected DIR/lr/*.tif or DIR/*.tif)")
+    if (base / INPUT_FOLDER).is_dir():
+        fields = paired_files(base)[:max_images]
+    else:  # a folder of LR TIFFs: unpaired data
+        fields = [PairedFiles(path.name, path) for path in tiff_files_in(base)][:max_images]
+    if not fields:
+        raise ImageFileError(f"{base}: no .tif files (expected DIR/lr/*.tif or DIR/*.tif)")
     meta: dict[str, Any] = {}
     if (base / "meta.json").is_file():
         try:
@@ -108,28 +106,21 @@ def load_eval_set(
     beads = {entry["file"]: entry.get("bead_positions_px") for entry in meta.get("images", [])}
     images = []
     scales = set()
-    for path in files:
-        lr, lr_nm = _read_2d(path, pixel_size_nm)
-        paired: dict[str, FloatArray | None] = {}
-        for folder in ("hr", "gt"):
-            partner = base / folder / path.name
-            if (base / folder).is_dir() and lr_dir != base:
-                if not partner.is_file():
-                    raise ImageFileError(f"{partner}: missing; {folder}/ must mirror lr/ names")
-                paired[folder] = read_tiff(partner)[0].squeeze()
+    for entry in fields:
+        lr, lr_nm = _read_2d(entry.lr, pixel_size_nm)
+        paired = {folder: read_tiff(path)[0].squeeze() for folder, path in entry.partners.items()}
         for folder, image in paired.items():
-            assert image is not None
             ratio = image.shape[0] / lr.shape[0]
             if ratio != round(ratio) or image.shape[1] != lr.shape[1] * round(ratio):
                 raise ImageFileError(
-                    f"{base / folder / path.name}: shape {image.shape} is not an integer "
+                    f"{entry.partners[folder]}: shape {image.shape} is not an integer "
                     f"multiple of the LR shape {lr.shape}"
                 )
             scales.add(round(ratio))
-        positions = beads.get(path.name)
+        positions = beads.get(entry.name)
         images.append(
             EvalImage(
-                name=path.name,
+                name=entry.name,
                 lr=lr,
                 lr_pixel_nm=lr_nm,
                 hr=paired.get("hr"),

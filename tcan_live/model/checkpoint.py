@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tcan_live.core.settings import FrozenModel
+from tcan_live.core.settings import FrozenModel, validation_problems
 from tcan_live.model.config import GeneratorConfig, NormalizationSpec, SpectrumKind
 from tcan_live.model.generator import TCANGenerator, generator_with_weights
 
@@ -143,11 +143,14 @@ def read_checkpoint_meta(path: str | Path) -> CheckpointMeta:
             "checkpoint written by tcan_live.model.save_checkpoint"
         )
     try:
-        return CheckpointMeta.model_validate(json.loads(raw))
-    except (ValidationError, json.JSONDecodeError) as error:
-        first = str(error).splitlines()
-        detail = " ".join(first[:3]) if first else "invalid JSON"
-        raise CheckpointError(f"{source}: invalid checkpoint metadata: {detail}") from None
+        document = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{source}: checkpoint metadata is not JSON ({error})") from None
+    try:
+        return CheckpointMeta.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(validation_problems(error))
+        raise CheckpointError(f"{source}: invalid checkpoint metadata: {problems}") from None
 
 
 def load_checkpoint(

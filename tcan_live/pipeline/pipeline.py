@@ -212,6 +212,10 @@ class Pipeline:
                     self._condition.notify_all()
 
     def _ingest(self, frame: Frame, submitted: float) -> None:
+        if frame.problem is not None:  # failed the frame check at its source: keep it aside
+            where = f"{frame.origin} t={frame.t} channel {frame.channel!r}"
+            self._reject(frame, f"{where}: {frame.problem}")
+            return
         try:
             if self.layout is None:
                 self._setup(

@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from tcan_live.runtime.tiling import TileAssembler, TilePlan
 log = logging.getLogger(__name__)
 
 OutputDtype = Literal["float32", "uint16"]
+OUTPUT_DTYPES: tuple[OutputDtype, ...] = get_args(OutputDtype)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Enhancer:
         pixel_size_policy: PixelSizePolicy | None = None,
         max_output_pixels: int = 2**28,
     ) -> None:
-        if output_dtype not in ("float32", "uint16"):
+        if output_dtype not in OUTPUT_DTYPES:
             raise ValueError(f"output_dtype {output_dtype!r}: expected float32 or uint16")
         self.backend = backend
         self.pixel_size_nm = pixel_size_nm

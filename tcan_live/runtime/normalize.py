@@ -7,7 +7,7 @@ mapped back with the same two numbers, so results stay on the input's intensity 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from tcan_live.metrics.intensity import IntensityRange, percentile_range
 from tcan_live.model import NormalizationSpec
 
 NormalizationMode = Literal["per-frame", "fixed", "running"]
+NORMALIZATION_MODES: tuple[NormalizationMode, ...] = get_args(NormalizationMode)
 
 
 class Normalizer:
@@ -42,7 +43,7 @@ class Normalizer:
         fixed_frames: int = 5,
         running_frames: float = 5.0,
     ) -> None:
-        if mode not in ("per-frame", "fixed", "running"):
+        if mode not in NORMALIZATION_MODES:
             raise ValueError(f"normalization mode {mode!r}: expected per-frame, fixed or running")
         if fixed_frames < 1:
             raise ValueError(f"fixed_frames must be at least 1, got {fixed_frames}")

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from tcan_live import __version__
 from tcan_live.core.tiff_files import write_tiff
+from tcan_live.core.version import __version__
 from tcan_live.simulate.config import STRUCTURES, SimulationConfig
 from tcan_live.simulate.pair import simulate_pair
 

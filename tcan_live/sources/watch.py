@@ -7,7 +7,7 @@ Handles three layouts, recursively under the root:
 * Micro-Manager MMStack files (``*_MMStack*.tif``), open while acquiring: each image is taken
   once completely written (see :mod:`.files.mmstack`);
 * NDTiff datasets (``NDTiff.index`` + ``*_NDTiffStack*.tif``), followed through their
-  append-only index (see :mod:`.files.ndtiff`).
+  append-only index (see :mod:`.files.ndtiff_dataset`).
 
 File-system events are a hint, not the record: the folder is also rescanned every
 ``rescan_interval_s``, so a missed event (an inotify queue overflow, a watch limit reached, an

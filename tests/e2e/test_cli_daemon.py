@@ -43,7 +43,7 @@ def test_demo_runs_end_to_end(tiny_engines: Path, tmp_path: Path) -> None:
 
 def test_demo_without_the_default_engines_names_the_missing_folder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--engines-dir", str(tmp_path), "--out", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert f"no engine folder at {tmp_path / 'microtubules-small'}" in result.output
     assert not (tmp_path / "demo.zarr").exists()
 
@@ -113,7 +113,7 @@ def test_watch_once_on_a_missing_folder_says_so(tiny_engines: Path, tmp_path: Pa
     result = runner.invoke(
         app, ["watch", str(missing), "--out", str(out), "--engine", engine, "--once"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert f"watch root {missing}: expected an existing folder" in result.output
     assert not out.exists()
 

@@ -169,7 +169,7 @@ def copy_ndtiff_live(
     its index entry, then ``after_frame(k, complete)`` is called; ``complete()`` appends the rest
     of the entry. The caller checks that image k is not taken before ``complete()``.
     """
-    from tcan_live.sources.files.ndtiff import INDEX_NAME, parse_index
+    from tcan_live.sources.files.ndtiff_dataset import INDEX_NAME, parse_index
 
     index_bytes = (source / INDEX_NAME).read_bytes()
     entries, _ = parse_index(index_bytes)

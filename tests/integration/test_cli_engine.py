@@ -63,7 +63,7 @@ def test_bench_needs_the_engines_checkpoint(checkpoint: Path, tmp_path: Path) ->
     result = runner.invoke(
         app, ["bench", "engine", "--engine", str(out), "--checkpoint", str(other)]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert "the torch eager baseline needs the engine's checkpoint cli.safetensors" in result.output
 
 
@@ -73,5 +73,5 @@ def test_bad_checkpoint_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["build-engine", str(bogus), "--backend", "onnxruntime", "--out", str(tmp_path / "x")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert "pickle-based torch file" in result.output

@@ -17,7 +17,13 @@ from ome_zarr_models.v05.image import Image
 from tcan_live.core.acquisition import ChannelInfo
 from tcan_live.core.safe_paths import UnsafePathError
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import LayoutMismatchError, OmeZarrSink
+from tcan_live.sinks.omezarr import (
+    LayoutMismatchError,
+    OmeZarrSink,
+    open_raw,
+    open_sr,
+    rejected_dir,
+)
 from tests.integration.omezarr_helpers import CHANNELS, enhance, layout, raw_frame
 
 
@@ -221,3 +227,19 @@ def test_without_raw_image_the_backlog_is_kept_until_done(tmp_path: Path) -> Non
     assert not [p for p in (out / "tcan_live" / "backlog" / "0" / "c").rglob("*") if p.is_file()]
     assert not (out / "raw").exists()
     assert isinstance(open_ome_zarr(zarr.open_group(out / "sr", mode="r")), Image)
+
+
+def test_the_store_names_its_own_parts(tmp_path: Path) -> None:
+    out = tmp_path / "out.zarr"
+    sink = open_sink(out)
+    write_complete(sink, 2)
+    pending = raw_frame(2, CHANNELS[0])
+    sink.store_raw(pending)
+    state = sink.resume_state()
+    assert sink.rejected_dir() == rejected_dir(out) and rejected_dir(out).is_relative_to(out)
+    sink.close()
+    # Read back with zarr directly, as any reader would, and through the store's own openers.
+    assert open_sr(out).shape == zarr.open_array(out / "sr" / "0", mode="r").shape
+    np.testing.assert_array_equal(open_raw(out)[2, 0], pending.image)
+    assert state.keys == {(t, c) for t in range(2) for c in CHANNELS} | {(2, CHANNELS[0])}
+    assert state.origins == {raw_frame(t, c).origin for t, c in state.keys}

@@ -114,3 +114,23 @@ def test_channels_need_engines(tmp_path: Path) -> None:
             [store],
             rejected=RejectedFrames(tmp_path / "r"),
         )
+
+
+def test_a_frame_its_source_could_not_accept_is_kept_with_the_reason(tmp_path: Path) -> None:
+    pipeline, store = _pipeline(tmp_path / "out.zarr")
+    pipeline.start()
+    pipeline.submit(_frame(0, "actin"))
+    marked = Frame(
+        np.ones(SHAPE, np.uint16), 1, "actin", None, 0.0, "pymmcore-plus", problem="no pixel size"
+    )
+    pipeline.submit(marked)
+    assert pipeline.wait_idle(timeout=300)
+    pipeline.stop()
+    store.close()
+    stats = pipeline.stats.snapshot()
+    assert stats.enhanced == 1 and stats.rejected == 1 and stats.frames_lost == 0
+    (kept,) = (tmp_path / "rejected").glob("*.json")
+    assert json.loads(kept.read_text())["reason"] == (
+        "pymmcore-plus t=1 channel 'actin': no pixel size"
+    )
+    assert store.pending() == [] and (1, "actin") not in store.completed()

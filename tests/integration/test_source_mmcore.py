@@ -116,3 +116,18 @@ def test_a_failing_consumer_is_reported_and_the_acquisition_completes(
     source.stop()
     assert sorted(f.key for f in delivered) == [(t, c) for t in (0, 2) for c in sorted(CHANNELS)]
     assert len(errors) == 2 and all("queue full" in e for e in errors)
+
+
+def test_frames_without_a_pixel_size_arrive_marked_so_they_are_kept(
+    rng: np.random.Generator,
+) -> None:
+    core = build_demo_core(_stack(rng), CHANNELS, pixel_size_um=0.248)
+    core.setPixelSizeUm("Demo", 0.0)  # a core whose pixel size was never calibrated
+    source = MMCoreSource(core)
+    frames: queue.Queue[Frame] = queue.Queue()
+    source.start(frames.put)
+    core.mda.run(useq.MDASequence(time_plan={"interval": 0, "loops": 2}, channels=CHANNELS))
+    source.stop()
+    delivered = _drain(frames)
+    assert len(delivered) == 4
+    assert all(frame.problem and "no pixel size" in frame.problem for frame in delivered)

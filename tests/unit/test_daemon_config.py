@@ -12,7 +12,9 @@ from tcan_live.sources.watch import WatchSourceConfig
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(
-    path for path in (REPO / "config").rglob("*.toml") if "train" not in path.parts[-2:-1]
+    path
+    for path in (REPO / "config").rglob("*.toml")
+    if not path.is_relative_to(REPO / "config" / "train")
 )
 
 

@@ -11,7 +11,7 @@ import tifffile
 from tcan_live.core.frame_check import FrameRejected
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
 from tcan_live.sources.files.mmstack import MMStackReader
-from tcan_live.sources.files.ndtiff import parse_index
+from tcan_live.sources.files.ndtiff_dataset import parse_index
 from tcan_live.sources.files.single_tiff import read_single_tiff
 from tests.helpers.mm_files import MMStackWriter
 

@@ -12,7 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from tcan_live.core.settings import ConfigError, FrozenModel, validate_settings
+from tcan_live.core.settings import (
+    ConfigError,
+    FrozenModel,
+    validate_settings,
+    validation_problems,
+)
 from tcan_live.model import DiscriminatorConfig, GeneratorConfig, NormalizationSpec
 from tcan_live.model import generator_config as preset_generator_config
 from tcan_live.simulate import SimulationConfig
@@ -106,9 +111,7 @@ class DataConfig(FrozenModel):
         try:
             return simulation_preset(self.simulation_preset, **self.simulation)
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ValueError(f"simulation.{where}: {first['msg']}") from None
+            raise ValueError(validation_problems(error, "simulation")[0]) from None
 
     @property
     def val_size(self) -> int:
@@ -141,9 +144,7 @@ class ModelSection(FrozenModel):
         try:
             return preset_generator_config(self.preset, self.scale, **self.overrides)
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ValueError(f"overrides.{where}: {first['msg']}") from None
+            raise ValueError(validation_problems(error, "overrides")[0]) from None
 
 
 class LossConfig(FrozenModel):

@@ -17,7 +17,7 @@ from tcan_live.core.tiff_files import TIFF_SUFFIXES
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
 from tcan_live.sources.files.mapping import FrameMapper
 from tcan_live.sources.files.mmstack import MMStackReader, is_mmstack_name
-from tcan_live.sources.files.ndtiff import INDEX_NAME, NDTiffReader, is_ndtiff_data_name
+from tcan_live.sources.files.ndtiff_dataset import INDEX_NAME, NDTiffReader, is_ndtiff_data_name
 from tcan_live.sources.files.single_tiff import read_single_tiff
 
 FileLayout = Literal["single", "mmstack", "ndtiff"]

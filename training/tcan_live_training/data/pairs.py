@@ -23,10 +23,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from tcan_live.core.paired_folders import paired_files
 from tcan_live.core.tiff_files import read_tiff
 
 Layout = Literal["auto", "lr-hr", "biosr"]
-_TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -40,25 +40,11 @@ class PairFiles:
     average_lr_stack: bool = False
 
 
-def _tiffs(folder: Path) -> dict[str, Path]:
-    return {
-        path.name: path
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.suffix.lower() in _TIFF_SUFFIXES
-    }
-
-
 def _lr_hr_pairs(root: Path) -> list[PairFiles]:
-    lr_files, hr_files = _tiffs(root / "lr"), _tiffs(root / "hr")
-    if not lr_files:
-        raise ValueError(f"{root / 'lr'}: no TIFF files")
-    for name in lr_files:
-        if name not in hr_files:
-            raise ValueError(f"{root / 'lr' / name}: no HR file of the same name in {root / 'hr'}")
-    for name in hr_files:
-        if name not in lr_files:
-            raise ValueError(f"{root / 'hr' / name}: no LR file of the same name in {root / 'lr'}")
-    return [PairFiles(name, lr_files[name], hr_files[name], group=name) for name in lr_files]
+    fields = paired_files(root, partners=("hr",))
+    if "hr" not in fields[0].partners:
+        raise ValueError(f"{root / 'hr'}: no such folder (expected lr/ and hr/ side by side)")
+    return [PairFiles(f.name, f.lr, f.partners["hr"], group=f.name) for f in fields]
 
 
 def _biosr_pairs(root: Path, lr_pattern: str, hr_pattern: str) -> list[PairFiles]:
