@@ -12,6 +12,11 @@ from rich.table import Table
 
 from tcan_live.cli.errors import RUN_ERROR, fail, one_line_errors, step_logger
 
+# Options the bench commands share, declared once.
+EngineOption = Annotated[Path, typer.Option("--engine", help="Engine folder.")]
+SizeOption = Annotated[int, typer.Option("--size", min=16, help="Frame side length in pixels.")]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")]
+
 bench_app = typer.Typer(help="Measure throughput, side by side in one run.", no_args_is_help=True)
 
 
@@ -26,7 +31,7 @@ def _write_json(console: Console, report: object, path: Path | None) -> None:
 def bench_engine(
     engine: Annotated[list[Path], typer.Option("--engine", help="Engine folder (repeatable).")],
     frames: Annotated[int, typer.Option("--frames", help="Timed frames per run.")] = 3,
-    size: Annotated[int, typer.Option("--size", help="Frame side length in pixels.")] = 512,
+    size: SizeOption = 512,
     repeats: Annotated[int, typer.Option("--repeats", help="Rounds; the best is kept.")] = 1,
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="The engines' checkpoint, if moved.")
@@ -35,7 +40,7 @@ def bench_engine(
         str | None,
         typer.Option("--device", help="Eager baseline device (default: cuda if present)."),
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Throughput (input megapixels/s) of torch eager fp32 and each ENGINE, same frames."""
     from tcan_live.bench.engines import bench_report, run_bench
@@ -76,9 +81,9 @@ def bench_engine(
 
 @bench_app.command("pipeline")
 def bench_pipeline(
-    engine: Annotated[Path, typer.Option("--engine", help="Engine folder.")],
+    engine: EngineOption,
     frames: Annotated[int, typer.Option("--frames", help="Frames per pipeline run.")] = 200,
-    size: Annotated[int, typer.Option("--size", help="Frame side length in pixels.")] = 256,
+    size: SizeOption = 256,
     paced_fraction: Annotated[
         float,
         typer.Option("--paced-fraction", help="Paced run's rate as a fraction of the engine's."),
@@ -90,7 +95,7 @@ def bench_pipeline(
         int,
         typer.Option("--max-in-memory", min=1, help="Frames held in memory before spilling."),
     ] = 32,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Measure the whole daemon path (replay, store, engine, OME-Zarr) against the engine."""
     from tcan_live.bench.pipeline import bench_pipeline as run
@@ -133,9 +138,9 @@ def bench_pipeline(
 
 @bench_app.command("soak")
 def bench_soak(
-    engine: Annotated[Path, typer.Option("--engine", help="Engine folder.")],
+    engine: EngineOption,
     frames: Annotated[int, typer.Option("--frames", help="Frames in the run.")] = 10_000,
-    size: Annotated[int, typer.Option("--size", help="Frame side length in pixels.")] = 256,
+    size: SizeOption = 256,
     paced_fraction: Annotated[
         float,
         typer.Option("--paced-fraction", help="Acquisition rate as a fraction of the engine's."),
@@ -143,7 +148,7 @@ def bench_soak(
     sample_every: Annotated[
         float, typer.Option("--sample-every", help="Seconds between memory samples.")
     ] = 5.0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """One long paced run through the whole daemon path: losses, memory, latency drift."""
     from tcan_live.bench.pipeline import soak
