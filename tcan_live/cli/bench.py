@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tcan_live.cli.errors import RUN_ERROR, fail, one_line_errors, step_logger
+from tcan_live.cli.errors import RUN_ERROR, fail, one_line_errors, plain_console, step_logger
 
 # Options the bench commands share, declared once.
 EngineOption = Annotated[Path, typer.Option("--engine", help="Engine folder.")]
@@ -45,7 +45,7 @@ def bench_engine(
     """Throughput (input megapixels/s) of torch eager fp32 and each ENGINE, same frames."""
     from tcan_live.bench.engines import bench_report, run_bench
 
-    console = Console(width=max(Console().width, 140))  # wide tables also in logs
+    console = plain_console(width=max(plain_console().width, 140))  # wide tables also in logs
     with one_line_errors(console):
         runs = run_bench(
             engine,
@@ -101,7 +101,7 @@ def bench_pipeline(
     from tcan_live.bench.pipeline import bench_pipeline as run
     from tcan_live.pipeline.limits import PipelineLimits
 
-    console = Console(width=max(Console().width, 140))  # wide tables also in logs
+    console = plain_console(width=max(plain_console().width, 140))  # wide tables also in logs
     with one_line_errors(console):
         limits = PipelineLimits(max_frames_in_memory=max_in_memory, batch_frames=batch_frames)
         report = run(
@@ -153,7 +153,7 @@ def bench_soak(
     """One long paced run through the whole daemon path: losses, memory, latency drift."""
     from tcan_live.bench.pipeline import soak
 
-    console = Console(width=max(Console().width, 140))
+    console = plain_console(width=max(plain_console().width, 140))
     with one_line_errors(console):
         report = soak(
             engine,

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from tcan_live.cli.errors import one_line_errors, step_logger
+from tcan_live.cli.errors import one_line_errors, plain_console, step_logger
 
 
 def build_engine(
@@ -32,7 +32,7 @@ def build_engine(
     """Export CHECKPOINT to ONNX, build the engine, check parity, write DIR/manifest.json."""
     from tcan_live.engine.build import build_engine as build
 
-    console = Console()
+    console = plain_console()
     target = out or Path("engines") / f"{checkpoint.stem}-{backend}-{precision}-{tile}"
     with one_line_errors(console):
         result = build(
@@ -61,7 +61,7 @@ def build_engine(
             f"{figures.max_abs_error:.3g}",
             f"{figures.max_rel_error:.3g}",
             f"{figures.tolerance:.3g}",
-            "[green]pass[/green]",
+            Text("pass", style="green"),
         )
     console.print(parity)
     files = Table(title=f"Written to {result.folder}")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tcan_live.cli.daemon_support import DashboardOption
+from tcan_live.cli.errors import plain_console
 
 # The repository's engines/ beside the package (the editable install `make` sets up), so the
 # demo finds the shipped engines from any working directory.
@@ -73,7 +73,7 @@ def demo(
     from tcan_live.daemon.demo import run_demo
     from tcan_live.daemon.service import Daemon
 
-    console = Console()
+    console = plain_console()
     stop = threading.Event()
     with ExitStack() as stack:
         stack.enter_context(stop_on_signals(stop))

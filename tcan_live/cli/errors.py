@@ -12,17 +12,30 @@ printed as plain text, never as rich markup, so a file name holding ``[/]`` prin
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from tcan_live.core.messages import one_line
+
 INPUT_ERROR = 2
 RUN_ERROR = 1
+
+
+def plain_console(**options: Any) -> Console:
+    """Return a console that prints strings as they are: no rich markup, no highlighting.
+
+    Every command prints file names, channel names and messages that arrive from outside;
+    read as markup, a name like ``a[/]b`` would end the program. Styling is done with
+    ``rich.text.Text`` instead.
+    """
+    return Console(markup=False, highlight=False, **options)
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -52,6 +65,29 @@ def one_line_errors(console: Console) -> Iterator[None]:
         yield
     except (ValueError, OSError, RuntimeError) as error:
         fail(console, str(error), exit_code_for(error))
+
+
+class _ConsoleLines(logging.Handler):
+    """Prints the library's warnings and errors as ``warning:`` / ``error:`` lines on stderr.
+
+    The stream is looked up at each record (not bound when the handler is made), so it follows
+    whatever ``sys.stderr`` is at the time, a test runner's capture included.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            label = "error" if record.levelno >= logging.ERROR else record.levelname.lower()
+            sys.stderr.write(f"{label}: {one_line(record.getMessage())}\n")
+        except Exception:  # a log line must never end the command
+            self.handleError(record)
+
+
+def log_to_console() -> None:
+    """Report the library's warnings and errors as they happen, one line each (idempotent)."""
+    logger = logging.getLogger("tcan_live")
+    if not any(isinstance(handler, _ConsoleLines) for handler in logger.handlers):
+        handler = _ConsoleLines(level=logging.WARNING)
+        logger.addHandler(handler)
 
 
 def step_logger(console: Console) -> Callable[[str], None]:

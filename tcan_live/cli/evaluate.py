@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from tcan_live.cli.errors import INPUT_ERROR, fail, one_line_errors
+from tcan_live.cli.errors import INPUT_ERROR, fail, one_line_errors, plain_console
 
 
 def evaluate(
@@ -54,7 +53,7 @@ def evaluate(
     from tcan_live.evaluate.run import BASELINES
     from tcan_live.model import read_checkpoint_meta
 
-    console = Console(stderr=True)
+    console = plain_console(stderr=True)
     chosen = [
         flag
         for flag, value in (

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tcan_live.cli.errors import INPUT_ERROR, fail, print_error
+from tcan_live.cli.errors import INPUT_ERROR, fail, plain_console, print_error
 
 
 def _output_path(source: Path, out: Path, single: bool) -> Path:
@@ -21,6 +21,23 @@ def _output_path(source: Path, out: Path, single: bool) -> Path:
             name = name[: -len(suffix)]
             break
     return out / f"{name}_sr.tif"
+
+
+def _target_problem(targets: dict[Path, Path]) -> str | None:
+    """Why these outputs cannot be written (one overwrites an input or another), or None."""
+    inputs = {source.resolve(): source for source in targets}
+    written: dict[Path, Path] = {}
+    for source, target in targets.items():
+        real = target.resolve()
+        if real in inputs:
+            return f"--out {target} would overwrite the input {inputs[real]}: choose another --out"
+        if real in written:
+            return (
+                f"{written[real]} and {source} would both be written to {target}: give them "
+                "different names or infer them into different --out folders"
+            )
+        written[real] = source
+    return None
 
 
 def infer(
@@ -56,12 +73,13 @@ def infer(
     """
     import numpy as np
 
+    from tcan_live.core.frame_check import check_pixel_size
     from tcan_live.core.tiff_files import read_tiff_stack, write_tiff
     from tcan_live.engine.load import open_engine
     from tcan_live.runtime.enhancer import OUTPUT_DTYPES
     from tcan_live.runtime.normalize import NORMALIZATION_MODES
 
-    console = Console(stderr=True, soft_wrap=True)
+    console = plain_console(stderr=True, soft_wrap=True)
     if normalization not in NORMALIZATION_MODES:
         fail(
             console,
@@ -70,6 +88,10 @@ def infer(
         )
     if dtype not in OUTPUT_DTYPES:
         fail(console, f"--dtype {dtype!r}: expected one of {', '.join(OUTPUT_DTYPES)}", INPUT_ERROR)
+    targets = {source: _output_path(source, out, single=len(inputs) == 1) for source in inputs}
+    problem = _target_problem(targets)
+    if problem is not None:
+        fail(console, problem, INPUT_ERROR)
     try:
         engine = open_engine(engine_dir=engine_dir, checkpoint=checkpoint)
     except (ValueError, OSError) as error:
@@ -85,11 +107,14 @@ def infer(
         for source in inputs:
             try:
                 frames, recorded_size = read_tiff_stack(source)
-                size = pixel_size if pixel_size is not None else recorded_size
-                if size is None:
+                if pixel_size is not None:
+                    size = check_pixel_size(pixel_size, "--pixel-size")
+                elif recorded_size is None:
                     raise ValueError(f"{source}: no pixel size in the metadata; pass --pixel-size")
+                else:
+                    size = check_pixel_size(recorded_size, f"{source}'s metadata")
                 enhancer = engine.enhancer(mode=normalization, output_dtype=dtype)
-                task = progress.add_task(source.name, total=len(frames))
+                task = progress.add_task(escape(source.name), total=len(frames))
                 results = []
                 for frame in frames:
                     results.append(enhancer.enhance(frame, size))
@@ -103,7 +128,7 @@ def infer(
             images = [r.image for r in results]
             # One plane stays 2D; a stack becomes a time series (T, C=1, Y, X).
             data = images[0] if len(images) == 1 else np.stack(images)[:, None]
-            target = _output_path(source, out, single=len(inputs) == 1)
+            target = targets[source]
             write_tiff(target, data, results[0].pixel_size_nm)
             console.print(
                 f"{source} -> {target} ({data.shape[-2]} x {data.shape[-1]} px, "

@@ -6,13 +6,15 @@ imports (torch, onnxruntime, zarr) happen inside the commands so ``--version`` s
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
-from rich.console import Console
 
 from tcan_live.cli import (
     bench,
     build_engine,
     demo,
+    doctor,
     evaluate,
     infer,
     model_info,
@@ -23,6 +25,7 @@ from tcan_live.cli import (
     train,
     watch,
 )
+from tcan_live.cli.errors import log_to_console, plain_console
 from tcan_live.core.version import __version__
 
 app = typer.Typer(
@@ -32,7 +35,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = plain_console()
 
 
 def _print_version(value: bool) -> None:
@@ -43,15 +46,15 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(
-        False,
-        "--version",
-        callback=_print_version,
-        is_eager=True,
-        help="Print the version and exit.",
-    ),
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Live STED-like super-resolution beside your confocal microscope."""
+    log_to_console()
 
 
 model_info.register(app)
@@ -66,3 +69,4 @@ train.register(app)
 run.register(app)
 watch.register(app)
 demo.register(app)
+doctor.register(app)

@@ -6,8 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from tcan_live.cli.errors import plain_console
 
 
 def model_info(
@@ -44,7 +45,7 @@ def model_info(
     table.add_column("parameters", justify="right")
     for part, count in report["parameters"].items():  # type: ignore[attr-defined]
         table.add_row(part, f"{count:,}")
-    console = Console()
+    console = plain_console()
     console.print(table)
     mflops = report["flops_per_input_pixel"] / 1e6  # type: ignore[operator]
     console.print(f"FLOPs per input pixel ({tile} x {tile} tile): {mflops:.3f} M")

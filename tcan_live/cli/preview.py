@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.live import Live
 
-from tcan_live.cli.errors import INPUT_ERROR, RUN_ERROR, fail
+from tcan_live.cli.errors import INPUT_ERROR, RUN_ERROR, fail, plain_console
 from tcan_live.preview.config import DEFAULT_ADDRESS
 
 
@@ -48,7 +47,7 @@ def preview(
     from tcan_live.preview.subscriber import PreviewSubscriber
     from tcan_live.preview.window import PreviewWindow, display_problem
 
-    console = Console()
+    console = plain_console()
     viewer: PreviewWindow | None = None
     if window:
         problem = display_problem()

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from tcan_live.cli.daemon_support import DashboardOption, DrainOption
+from tcan_live.cli.errors import plain_console
 
 
 def run(
@@ -20,7 +20,7 @@ def run(
     from tcan_live.cli.daemon_support import build_daemon, serve
     from tcan_live.daemon.config import load_config
 
-    console = Console()
+    console = plain_console()
     daemon = build_daemon(console, lambda: load_config(config))
     serve(daemon, console, dashboard=dashboard, drain=drain)
 

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from tcan_live.cli.errors import one_line_errors, step_logger
+from tcan_live.cli.errors import one_line_errors, plain_console, step_logger
 
 
 def ship_engine(
@@ -44,7 +43,7 @@ def ship_engine(
     from tcan_live_training.heldout import HELD_OUT_SEED, HeldOutSpec
     from tcan_live_training.ship import ship_engine as ship
 
-    console = Console(soft_wrap=True)
+    console = plain_console(soft_wrap=True)
     command = shlex.join(["tcan-live", *sys.argv[1:]])
     with one_line_errors(console):
         ship(

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from tcan_live.cli.errors import one_line_errors
+from tcan_live.cli.errors import one_line_errors, plain_console
 
 if TYPE_CHECKING:
     from tcan_live_training.config import TrainConfig
@@ -45,7 +44,7 @@ def train(
     from tcan_live_training.trainer import time_steps as measure_steps
     from tcan_live_training.trainer import train as run_training
 
-    console = Console(stderr=True)
+    console = plain_console(stderr=True)
     with one_line_errors(console):
         settings = load_train_config(config)
         if time_steps:

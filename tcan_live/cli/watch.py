@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from tcan_live.cli.daemon_support import DashboardOption, DrainOption
+from tcan_live.cli.errors import plain_console
 
 if TYPE_CHECKING:
     from tcan_live.daemon.config import DaemonConfig
@@ -106,7 +106,7 @@ def watch(
     from tcan_live.cli.daemon_support import build_daemon, report_summary, runtime_errors, serve
     from tcan_live.cli.errors import exit_code_for, fail
 
-    console = Console()
+    console = plain_console()
     daemon = build_daemon(
         console,
         lambda: watch_config(

@@ -70,10 +70,22 @@ class EnhanceResult:
 
 @dataclass(frozen=True)
 class ChannelInfo:
-    """A channel as it appears in the output: name and display colour (hex RRGGBB)."""
+    """A channel as it appears in the output.
+
+    Attributes
+    ----------
+    name
+        The channel's name in the acquisition.
+    color
+        Display colour, hex ``RRGGBB``.
+    engine
+        Which model super-resolves it (name and checkpoint hash; empty when unknown). A store
+        holds one model's results per channel: a restart with another is refused.
+    """
 
     name: str
     color: str
+    engine: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ ACQUIRED_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32)
 #: Pixel sizes outside this range (nm) are refused as absurd: below any optical microscope's
 #: sampling, or above a few hundred um (e.g. the 72 dpi default of TIFF writers, 352,778 nm).
 PIXEL_SIZE_RANGE_NM = (1.0, 100_000.0)
+#: Time indices at or above this are refused unless a source configures more: an index like
+#: 10^20 (a stray number in a file name) would size the store beyond what any reader opens.
+MAX_TIME_INDEX = 1_000_000
 _NUMERIC_KINDS = "buif"
 
 
@@ -82,11 +85,23 @@ def check_pixel_size(value_nm: float | None, what: str) -> float:
     return float(value_nm)
 
 
-def check_frame(frame: Frame, pixel_size_from: str) -> Frame:
+def check_time_index(t: int, limit: int = MAX_TIME_INDEX) -> int:
+    """Return ``t`` if it is a time index in ``0 .. limit - 1``; raise FrameRejected otherwise."""
+    if not 0 <= t < limit:
+        raise FrameRejected(
+            f"time index {t} outside 0..{limit - 1}: expected an index of this acquisition "
+            "(source.max_time_index sets the limit)"
+        )
+    return t
+
+
+def check_frame(frame: Frame, pixel_size_from: str, max_time_index: int = MAX_TIME_INDEX) -> Frame:
     """Return ``frame`` with checked pixels and pixel size, or raise :class:`FrameRejected`.
 
-    ``pixel_size_from`` names where the frame's pixel size came from, for the message.
+    ``pixel_size_from`` names where the frame's pixel size came from, for the message;
+    ``max_time_index`` bounds its time index.
     """
+    check_time_index(frame.t, max_time_index)
     image = check_image(frame.image)
     size = check_pixel_size(frame.pixel_size_nm, pixel_size_from)
     if image is frame.image and size == frame.pixel_size_nm:
@@ -94,13 +109,15 @@ def check_frame(frame: Frame, pixel_size_from: str) -> Frame:
     return dataclasses.replace(frame, image=image, pixel_size_nm=size)
 
 
-def checked_or_marked(frame: Frame, pixel_size_from: str) -> Frame:
+def checked_or_marked(
+    frame: Frame, pixel_size_from: str, max_time_index: int = MAX_TIME_INDEX
+) -> Frame:
     """Return the checked ``frame``, or ``frame`` with :attr:`Frame.problem` saying what failed.
 
     For sources whose frames exist only in memory (Micro-Manager hooks, replayed arrays): a
     frame that fails the check is still handed over, to be kept rather than lost.
     """
     try:
-        return check_frame(frame, pixel_size_from)
+        return check_frame(frame, pixel_size_from, max_time_index)
     except FrameRejected as exc:
         return dataclasses.replace(frame, problem=str(exc))

@@ -7,7 +7,11 @@ accepts ImageJ, OME-TIFF and plain TIFF resolution tags in centimetres or inches
 
 from __future__ import annotations
 
+import logging
+import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +33,31 @@ _UNIT_NM = {
 
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+_reading = threading.local()
+
+
+class _NameTheFile(logging.Filter):
+    """Prefix tifffile's log messages with the file being read in this thread."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        path = getattr(_reading, "path", None)
+        if path is not None:
+            record.msg, record.args = f"{path}: {record.getMessage()}", ()
+        return True
+
+
+logging.getLogger("tifffile").addFilter(_NameTheFile())
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Within, whatever tifffile logs (odd tags, repaired offsets) names ``path``."""
+    previous = getattr(_reading, "path", None)
+    _reading.path = path
+    try:
+        yield
+    finally:
+        _reading.path = previous
 
 
 def tiff_files_in(folder: Path) -> list[Path]:
@@ -66,9 +95,11 @@ def _read(path: str | Path) -> tuple[NDArray[np.generic], str, float | None]:
     if not source.is_file():
         raise ImageFileError(f"{source}: no such image file")
     try:
-        with tifffile.TiffFile(source) as tif:
+        with reading(source), tifffile.TiffFile(source) as tif:
             series = tif.series[0]
             return series.asarray(), series.axes, tiff_pixel_size_nm(tif)
+    except PermissionError as error:
+        raise ImageFileError(f"{source}: cannot be read ({error.strerror})") from None
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as error:
         raise ImageFileError(f"{source}: not a readable TIFF ({error})") from None
 

@@ -39,6 +39,13 @@ class ChannelConfig(FrozenModel):
     running_frames: float = Field(5.0, ge=1.0)
     output_dtype: OutputDtype = "float32"
 
+    @field_validator("fixed_range")
+    @classmethod
+    def _ordered_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"[{value[0]:g}, {value[1]:g}]: expected [low, high] with low < high")
+        return value
+
     @field_validator("color")
     @classmethod
     def _hex_colour(cls, value: str | None) -> str | None:

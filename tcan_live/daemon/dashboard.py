@@ -12,6 +12,7 @@ from types import FrameType
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from tcan_live.daemon.service import Daemon
 
@@ -30,35 +31,40 @@ def status_table(daemon: Daemon, title: str = "tcan-live", final: bool = False) 
     """
     stats = daemon.stats()
     limits = daemon.config.performance
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=Text(title), show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
-    table.add_row("source", daemon.config.source.kind)
-    table.add_row("output", str(daemon.output))
+
+    def row(what: str, value: str) -> None:
+        # Text, not markup: paths, file names and messages may hold "[/]" and the like.
+        table.add_row(Text(what), Text(value))
+
+    row("source", daemon.config.source.kind)
+    row("output", str(daemon.output))
     if daemon.publisher is not None:
         sent = daemon.publisher.stats
-        table.add_row("previews", f"{daemon.publisher.endpoint}  sent {sent.sent}")
-    table.add_row("frames in", f"{stats.received} (+{stats.resumed} resumed from the store)")
-    table.add_row("frames out", f"{stats.enhanced} super-resolved, {stats.skipped} skipped")
+        row("previews", f"{daemon.publisher.endpoint}  sent {sent.sent}")
+    row("frames in", f"{stats.received} (+{stats.resumed} resumed from the store)")
+    row("frames out", f"{stats.enhanced} super-resolved, {stats.skipped} skipped")
     kept = daemon.store.rejected_dir().relative_to(daemon.output.parent)
-    table.add_row("rejected", f"{stats.rejected} (kept in {kept})")
-    table.add_row("backlog", f"{stats.backlog} frames waiting")
-    table.add_row(
+    row("rejected", f"{stats.rejected} (kept in {kept})")
+    row("backlog", f"{stats.backlog} frames waiting")
+    row(
         "in memory",
         f"{stats.in_memory} frames (peak {stats.in_memory_peak}, limit "
         f"{limits.max_frames_in_memory})",
     )
-    table.add_row("speed", f"{stats.megapixels_per_s:.2f} MP/s (input pixels)")
-    table.add_row(
+    row("speed", f"{stats.megapixels_per_s:.2f} MP/s (input pixels)")
+    row(
         "latency",
         f"p50 {stats.latency_ms_p50:.0f} ms  p95 {stats.latency_ms_p95:.0f} ms",
     )
     if final:
-        table.add_row("lost", str(stats.frames_lost))
+        row("lost", str(stats.frames_lost))
     last_error = daemon.errors[-1] if daemon.errors else ""
-    table.add_row("errors", f"{stats.errors} {last_error}".strip())
+    row("errors", f"{stats.errors} {last_error}".strip())
     for channel, qc in sorted(daemon.last_qc.items()):
-        table.add_row(
+        row(
             f"QC {channel}",
             f"t={qc.get('t')}  mean in {_number(qc.get('input_mean'))} out "
             f"{_number(qc.get('output_mean'))}  resolution "

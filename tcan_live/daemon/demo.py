@@ -23,7 +23,7 @@ from tcan_live.daemon.service import Daemon, DaemonError
 from tcan_live.pipeline.stats import StatsSnapshot
 from tcan_live.preview.config import PreviewConfig
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import stored_layout
+from tcan_live.sinks.omezarr import is_unstarted_store, stored_layout
 from tcan_live.sources.mmcore import PymmcorePlusSourceConfig
 
 CHANNELS = ("microtubules", "actin")
@@ -83,7 +83,7 @@ def fresh_store(out: Path) -> Path:
     """``out/demo.zarr``, with a previous demo's store removed (only a tcan-live store)."""
     store = out / STORE_NAME
     if store.exists():
-        if store.is_symlink() or stored_layout(store) is None:
+        if store.is_symlink() or (stored_layout(store) is None and not is_unstarted_store(store)):
             raise DaemonError(f"{store} exists and is not a tcan-live store: choose another --out")
         shutil.rmtree(store)
     out.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,11 @@ class Daemon:
         self.engines = _load_engines(config)
         try:
             self.channels = tuple(
-                ChannelInfo(name, channel_color(name, channel, index))
+                ChannelInfo(
+                    name,
+                    channel_color(name, channel, index),
+                    engine=self.engines[channel.engine].identity,
+                )
                 for index, (name, channel) in enumerate(config.channels.items())
             )
             enhancers = {
@@ -122,6 +126,7 @@ class Daemon:
         """
         if self.source is not None:
             raise RuntimeError("the daemon is already started")
+        self.store.lock()  # before looking at the store: one daemon per output
         layout = stored_layout(self.output)
         if layout is not None:
             names = [channel.name for channel in layout.channels]
@@ -131,15 +136,24 @@ class Daemon:
                     f"{self.output} holds another acquisition (channels {names}, the config "
                     f"has {wanted}): choose another output path"
                 )
+            for stored, configured in zip(layout.channels, self.channels, strict=True):
+                if stored.engine and stored.engine != configured.engine:
+                    raise DaemonError(
+                        f"channels.{stored.name}.engine: {self.output} holds {stored.name} "
+                        f"frames made by {stored.engine}, not by {configured.engine}: use that "
+                        "engine to continue this store, or choose another output path"
+                    )
         self.pipeline.start(layout)
         self._running = True
         # Frames already in the store (done or pending) are not taken again from the source.
         held = self.store.resume_state() if layout else None
+        kept_aside = self.pipeline.rejected.origins()  # rejected: kept once, not again
         context = SourceContext.of(
             core=self._core,
             on_error=self._source_error,
             skip_keys=held.keys if held else (),
-            skip_origins=held.origins if held else (),
+            skip_origins=(held.origins if held else frozenset()) | kept_aside,
+            exclude=(self.output,),
         )
         self.source = make_source(self.config.source, context)
         return self.source

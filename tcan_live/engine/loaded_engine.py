@@ -40,6 +40,12 @@ class Engine:
         return int(self.manifest["scale"])
 
     @property
+    def identity(self) -> str:
+        """The model this engine runs: its name and checkpoint hash (backend aside)."""
+        digest = str(self.manifest.get("checkpoint_sha256", "unknown"))[:16]
+        return f"{self.manifest.get('model_name', 'unnamed')} (checkpoint sha256 {digest})"
+
+    @property
     def pixel_size_nm(self) -> float:
         """The training pixel size that frames are resampled to."""
         return float(self.manifest["pixel_size_nm"])

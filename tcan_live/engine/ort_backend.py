@@ -15,6 +15,7 @@ import psutil
 from tcan_live.engine.backend_kind import BackendKind
 from tcan_live.engine.batch import checked_batch
 from tcan_live.engine.export import INPUT_NAME
+from tcan_live.engine.manifest import EngineError
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -74,9 +75,13 @@ class OnnxRuntimeBackend:
         self.tile = tile
         self.scale = scale
         self.max_batch = max_batch
-        self._session: onnxruntime.InferenceSession | None = onnxruntime.InferenceSession(
-            model, session_options(threads), providers=["CPUExecutionProvider"]
-        )
+        try:
+            self._session: onnxruntime.InferenceSession | None = onnxruntime.InferenceSession(
+                model, session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own types (InvalidProtobuf, Fail)
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise EngineError(f"onnxruntime cannot load the model ({reason})") from None
 
     def run(self, tiles: np.ndarray) -> np.ndarray:
         """Super-resolve float32 tiles (N, 1, tile, tile)."""

@@ -150,6 +150,11 @@ def evaluate(
         raise ValueError(
             f"{method.description} upsamples x{scale} but the data's HR is x{eval_set.scale}"
         )
+    if method.baseline == "bicubic" and scale == 1:
+        raise ValueError(
+            f"--baseline bicubic: {data} has no 2x (or larger) HR images, and bicubic "
+            "upsampling by 1 is the input itself; use --baseline lucy-richardson"
+        )
     beads = eval_set.structure == "beads" if beads is None else beads
     notes = list(NOTES)
     enhancers: dict[str, Enhance] = {}

@@ -73,6 +73,24 @@ class TCANGenerator(nn.Module):
         return out
 
 
+def _first_mismatch(
+    expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]
+) -> str | None:
+    missing = sorted(expected.keys() - state.keys())
+    if missing:
+        return f"missing tensor {missing[0]} ({len(missing)} missing)"
+    unexpected = sorted(state.keys() - expected.keys())
+    if unexpected:
+        return f"unexpected tensor {unexpected[0]} ({len(unexpected)} unexpected)"
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            return (
+                f"tensor {name} has shape {tuple(state[name].shape)}, the architecture needs "
+                f"{tuple(tensor.shape)}"
+            )
+    return None
+
+
 def generator_with_weights(
     config: GeneratorConfig, state: dict[str, torch.Tensor], spectrum: SpectrumKind = "fft"
 ) -> TCANGenerator:
@@ -83,6 +101,14 @@ def generator_with_weights(
     ValueError
         One line naming the first mismatch when the weights do not fit the architecture.
     """
+    # The architecture comes from a file's metadata: compare it with the weights on the meta
+    # device (no memory) first, so a corrupt or hostile description (billions of
+    # parameters) is refused before anything is allocated.
+    with torch.device("meta"):
+        skeleton = TCANGenerator(config, spectrum=spectrum).state_dict()
+    mismatch = _first_mismatch(skeleton, state)
+    if mismatch is not None:
+        raise ValueError(f"weights do not fit the architecture: {mismatch}")
     generator = TCANGenerator(config, spectrum=spectrum)
     try:
         generator.load_state_dict(state, strict=True)

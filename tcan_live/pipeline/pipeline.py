@@ -37,6 +37,7 @@ from tcan_live.core.acquisition import (
     FrameKey,
 )
 from tcan_live.core.frame_check import FrameRejected
+from tcan_live.core.messages import one_line
 from tcan_live.pipeline.layout import layout_from_frame
 from tcan_live.pipeline.limits import PipelineLimits
 from tcan_live.pipeline.protocols import BatchEnhancer, PreviewSink, RawBacklog
@@ -267,6 +268,9 @@ class Pipeline:
         while (batch := self._next_batch()) is not None:
             try:
                 self._process(batch)
+            except Exception as error:  # the worker outlives anything one batch can do
+                log.exception("enhancement batch failed")
+                self._report(one_line(f"enhancement failed ({type(error).__name__}: {error})"))
             finally:
                 with self._condition:
                     released = sum(1 for work in batch if work.frame is not None)
@@ -294,7 +298,21 @@ class Pipeline:
                 self._skip(frame, str(error))
         if not good:
             return
-        results = enhancer.enhance_many([(frame.image, size) for _, frame, size in good])
+        self._enhance(good, enhancer)
+
+    def _enhance(self, good: list[tuple[_Work, Frame, float]], enhancer: BatchEnhancer) -> None:
+        """Enhance a batch; if it fails, each frame alone, so only the culprit is skipped."""
+        try:
+            results = enhancer.enhance_many([(frame.image, size) for _, frame, size in good])
+        except Exception as error:
+            if len(good) > 1:
+                for one in good:
+                    self._enhance([one], enhancer)
+                return
+            _, frame, _ = good[0]
+            why = one_line(f"engine failed ({type(error).__name__}: {error})")
+            self._skip(frame, why, error=True)
+            return
         for (work, frame, _), result in zip(good, results, strict=True):
             self._deliver(work, frame, result)
 
@@ -317,17 +335,28 @@ class Pipeline:
         try:
             for sink in self.sinks:
                 sink.append(frame, result, qc)
-        except (OSError, ValueError) as error:
+        except OSError as error:  # e.g. disk full: stays pending, the next run completes it
             self._report(f"t={frame.t} channel {frame.channel!r}: result not written: {error}")
+            return
+        except ValueError as error:  # the store cannot hold this result, now or ever
+            self._skip(frame, f"result not written: {error}", error=True)
             return
         self.stats.frame_done(latency, frame.image.size / 1e6)
         self.events.frame_enhanced.emit(frame, result, qc)
         if self.previews is not None:
             self.previews.publish(frame, result, qc)
 
-    def _skip(self, frame: Frame, reason: str) -> None:
-        """Record in every sink why a stored frame cannot be enhanced."""
-        log.error("%s t=%d channel %r: %s", frame.origin, frame.t, frame.channel, reason)
+    def _skip(self, frame: Frame, reason: str, *, error: bool = False) -> None:
+        """Record in every sink why a stored frame cannot be enhanced.
+
+        ``error``: the cause is a failure (an engine or a store that failed on it), counted
+        with the errors, not only a frame outside what the engine takes.
+        """
+        message = f"{frame.origin} t={frame.t} channel {frame.channel!r}: {reason}"
+        if error:
+            self.stats.add(errors=1)
+            self.events.error.emit(message)
+        log.error("%s", message)
         try:
             for sink in self.sinks:
                 sink.skip(frame, reason)

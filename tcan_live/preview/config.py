@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
@@ -39,7 +40,18 @@ def is_loopback_address(address: str) -> bool:
 
 
 def check_bind_address(address: str, allow_remote: bool) -> None:
-    """Refuse a non-loopback bind unless ``allow_remote`` says so explicitly."""
+    """Refuse a non-loopback bind unless ``allow_remote`` says so explicitly.
+
+    An ``ipc://`` path that exists and is not a socket is refused too: ZeroMQ would replace
+    the file with its socket.
+    """
+    if address.startswith("ipc://"):
+        path = Path(address.removeprefix("ipc://"))
+        if (path.exists() or path.is_symlink()) and not path.is_socket():
+            raise ValueError(
+                f"preview.address {address!r}: {path} exists and is not a socket; binding "
+                "would replace it: choose a path that does not exist"
+            )
     if not is_loopback_address(address) and not allow_remote:
         raise ValueError(
             f"preview.address {address!r} would accept connections from other machines; "

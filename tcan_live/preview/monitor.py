@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from rich.table import Table
+from rich.text import Text
 
 from tcan_live.preview.protocol import Preview
 
@@ -62,7 +63,7 @@ class PreviewMonitor:
     def table(self, address: str, errors: int) -> Table:
         """Render the current figures."""
         table = Table(
-            title=f"tcan-live previews from {address}",
+            title=Text(f"tcan-live previews from {address}"),
             caption=(
                 f"received {self.received}  ·  dropped by publisher {self.publisher_dropped}  ·  "
                 f"missed here {self.missed}  ·  malformed {errors}"
@@ -73,5 +74,7 @@ class PreviewMonitor:
         for topic, stats in sorted(self.topics.items()):
             latency = "-" if stats.latency_ms is None else f"{stats.latency_ms:.0f}"
             shape = " x ".join(str(n) for n in stats.shape)
-            table.add_row(topic, str(stats.t), shape, latency, f"{stats.fps:.1f}", str(stats.count))
+            # Text, not markup: a channel name (from the publisher) may hold "[/]".
+            cells = (topic, str(stats.t), shape, latency, f"{stats.fps:.1f}", str(stats.count))
+            table.add_row(*(Text(cell) for cell in cells))
         return table

@@ -49,6 +49,8 @@ class Normalizer:
             raise ValueError(f"fixed_frames must be at least 1, got {fixed_frames}")
         if running_frames < 1.0:
             raise ValueError(f"running_frames must be at least 1, got {running_frames}")
+        if fixed_range is not None and not fixed_range[0] < fixed_range[1]:
+            raise ValueError(f"fixed_range {fixed_range}: expected (low, high) with low < high")
         self.spec = spec
         self.mode = mode
         self.fixed_frames = fixed_frames

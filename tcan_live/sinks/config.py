@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tcan_live.core.settings import ConfigPath, FrozenModel
 
@@ -29,3 +29,11 @@ class OutputConfig(FrozenModel):
     include_raw: bool = True
     fsync: bool = True
     time_increment_s: float | None = Field(None, gt=0)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _named(cls, value: object) -> object:
+        # An empty path would mean "the config's own folder": never a store.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("an empty path: expected the store's path, e.g. OUT.zarr")
+        return value

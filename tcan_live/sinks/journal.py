@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tcan_live.core.json_safe import dumps
+from tcan_live.core.safe_paths import UnsafePathError
 
 
 class FrameJournal:
@@ -33,6 +34,10 @@ class FrameJournal:
         self._fsync = fsync
         self.torn_lines = 0
         self.records: list[dict[str, Any]] = []
+        if path.is_symlink():
+            raise UnsafePathError(
+                f"{path} is a symbolic link: the journal is only written to a real file"
+            )
         data = path.read_bytes() if path.exists() else b""
         for line in data.split(b"\n"):
             if not line.strip():
@@ -47,7 +52,9 @@ class FrameJournal:
             else:
                 self.torn_lines += 1
         self._needs_newline = bool(data) and not data.endswith(b"\n")
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a link planted after the check above is refused too (ELOOP).
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        self._fd: int | None = os.open(path, flags, 0o644)
 
     def append(self, record: dict[str, Any]) -> None:
         """Write ``record`` as one line; raises ``OSError`` (e.g. ENOSPC) if it cannot."""

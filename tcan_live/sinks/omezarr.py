@@ -49,27 +49,28 @@ from tcan_live.core.safe_paths import refuse_symlinks
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.journal import FrameJournal
 from tcan_live.sinks.ngff import AXES, image_attributes
+from tcan_live.sinks.store_lock import LOCK_NAME, StoreLock
 
 ZarrArray = Array[Any]
 SR_DTYPE = "float32"
-_LAYOUT_ATTR = "tcan_live"
+LAYOUT_ATTRIBUTE = "tcan_live"
 _FORMAT_VERSION = 1
-_JOURNAL = "tcan_live/journal.jsonl"
-_BACKLOG = "tcan_live/backlog"
+JOURNAL_PATH = "tcan_live/journal.jsonl"
+BACKLOG_GROUP = "tcan_live/backlog"
 _REJECTED = "tcan_live/rejected"
-_SR_ARRAY = "sr/0"
-_RAW_ARRAY = "raw/0"
-_WRITTEN_DIRS = ("sr", _SR_ARRAY, "raw", _RAW_ARRAY, "tcan_live", _BACKLOG)
+SR_ARRAY_PATH = "sr/0"
+RAW_ARRAY_PATH = "raw/0"
+_WRITTEN_DIRS = ("sr", SR_ARRAY_PATH, "raw", RAW_ARRAY_PATH, "tcan_live", BACKLOG_GROUP)
 
 
 def open_sr(path: str | Path) -> ZarrArray:
     """Open a store's super-resolved array (t, c, y, x) read-only."""
-    return zarr.open_array(LocalStore(Path(path) / _SR_ARRAY, read_only=True), mode="r")
+    return zarr.open_array(LocalStore(Path(path) / SR_ARRAY_PATH, read_only=True), mode="r")
 
 
 def open_raw(path: str | Path) -> ZarrArray:
     """Open a store's raw array (t, c, y, x) read-only (stores written with ``include_raw``)."""
-    return zarr.open_array(LocalStore(Path(path) / _RAW_ARRAY, read_only=True), mode="r")
+    return zarr.open_array(LocalStore(Path(path) / RAW_ARRAY_PATH, read_only=True), mode="r")
 
 
 def rejected_dir(path: str | Path) -> Path:
@@ -117,6 +118,12 @@ def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) ->
     wanted_names = [channel["name"] for channel in wanted["channels"]]
     if stored_names != wanted_names:
         differences.append(f"channels {stored_names} != {wanted_names}")
+    else:
+        for old, new in zip(stored.get("channels", []), wanted["channels"], strict=True):
+            if old.get("engine") and new.get("engine") and old["engine"] != new["engine"]:
+                differences.append(
+                    f"channel {new['name']}: engine {old['engine']} != {new['engine']}"
+                )
     for field in ("raw_shape", "sr_shape", "raw_dtype", "include_raw"):
         if stored.get(field) != wanted[field]:
             differences.append(f"{field} {stored.get(field)} != {wanted[field]}")
@@ -125,6 +132,11 @@ def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) ->
         if not isinstance(old, (int, float)) or not math.isclose(old, wanted[field], rel_tol=1e-6):
             differences.append(f"{field} {old} != {wanted[field]}")
     return differences
+
+
+def is_unstarted_store(path: Path) -> bool:
+    """Whether ``path`` is a folder a writer locked but never wrote a frame to (or empty)."""
+    return path.is_dir() and {p.name for p in path.iterdir()} <= {LOCK_NAME}
 
 
 def stored_layout(path: str | Path) -> AcquisitionLayout | None:
@@ -137,11 +149,11 @@ def stored_layout(path: str | Path) -> AcquisitionLayout | None:
     if not (root_path / "zarr.json").exists():
         return None
     root = zarr.open_group(LocalStore(root_path, read_only=True), mode="r")
-    document = root.attrs.get(_LAYOUT_ATTR, {})
+    document = root.attrs.get(LAYOUT_ATTRIBUTE, {})
     if not isinstance(document, dict) or "layout" not in document:
         raise LayoutMismatchError(
             f"{root_path} is a Zarr store not written by tcan-live "
-            f"(no '{_LAYOUT_ATTR}' attribute): choose another output path"
+            f"(no '{LAYOUT_ATTRIBUTE}' attribute): choose another output path"
         )
     stored = dict(document["layout"])
     stored.pop("include_raw", None)
@@ -184,8 +196,22 @@ class OmeZarrSink:
         self._done: dict[FrameKey, dict[str, Any]] = {}
         self._pending: dict[FrameKey, None] = {}  # insertion-ordered: acquisition order
         self.duplicates_ignored = 0
+        self._writer_lock = StoreLock(self.path)
 
     # -- set-up -------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Become the store's only writer for this process's life (see :mod:`.store_lock`).
+
+        :meth:`setup` takes the lock too; a daemon takes it first, before it looks at the
+        store, so two daemons started on one output cannot both proceed.
+
+        Raises
+        ------
+        StoreInUseError
+            Another process writes the store (the message names its PID and host).
+        """
+        self._writer_lock.acquire()
 
     def setup(self, layout: AcquisitionLayout) -> None:
         """Create the store for ``layout``, or reopen one written for the same layout.
@@ -203,35 +229,49 @@ class OmeZarrSink:
             if not layout.channels:
                 raise ValueError("layout: at least one channel is needed")
             refuse_symlinks(self.path, _WRITTEN_DIRS)
-            wanted = _layout_document(layout, self.config.include_raw)
-            store = LocalStore(self.path)
-            if (self.path / "zarr.json").exists():
-                root = zarr.open_group(store, mode="r+")
-                stored = root.attrs.get(_LAYOUT_ATTR, {})
-                if not isinstance(stored, dict) or "layout" not in stored:
-                    raise LayoutMismatchError(
-                        f"{self.path} is a Zarr store not written by tcan-live "
-                        f"(no '{_LAYOUT_ATTR}' attribute): choose another output path"
-                    )
-                differences = _layout_differences(stored["layout"], wanted)
-                if differences:
-                    raise LayoutMismatchError(
-                        f"{self.path} holds another acquisition ({'; '.join(differences)}): "
-                        "choose another output path"
-                    )
-                self._raw = root[self._raw_path()]  # type: ignore[assignment]
-                self._sr = root[_SR_ARRAY]  # type: ignore[assignment]
-            else:
-                root = self._create(store, layout, wanted)
-            self._root = root
-            self._layout = layout
-            self._channel_index = {channel.name: i for i, channel in enumerate(layout.channels)}
-            self._remove_partial_files()
-            self._journal = FrameJournal(self.path / _JOURNAL, fsync=self.config.fsync)
-            self._replay_journal(self._journal)
+            self._writer_lock.acquire()
+            try:
+                self._open_for(layout)
+            except BaseException:
+                self._writer_lock.release(unused=self._root is None)
+                raise
+
+    def _open_for(self, layout: AcquisitionLayout) -> None:
+        """Create or reopen the store for ``layout`` (the lock held); see :meth:`setup`."""
+        wanted = _layout_document(layout, self.config.include_raw)
+        store = LocalStore(self.path)
+        if (self.path / "zarr.json").exists():
+            root = zarr.open_group(store, mode="r+")
+            stored = root.attrs.get(LAYOUT_ATTRIBUTE, {})
+            if not isinstance(stored, dict) or "layout" not in stored:
+                raise LayoutMismatchError(
+                    f"{self.path} is a Zarr store not written by tcan-live "
+                    f"(no '{LAYOUT_ATTRIBUTE}' attribute): choose another output path"
+                )
+            differences = _layout_differences(stored["layout"], wanted)
+            if differences:
+                raise LayoutMismatchError(
+                    f"{self.path} holds another acquisition ({'; '.join(differences)}): "
+                    "choose another output path"
+                )
+            self._raw = root[self._raw_path()]  # type: ignore[assignment]
+            self._sr = root[SR_ARRAY_PATH]  # type: ignore[assignment]
+        else:
+            if not is_unstarted_store(self.path) and self.path.exists():
+                raise LayoutMismatchError(
+                    f"{self.path} exists and is not a tcan-live store (it holds other files): "
+                    "choose a new output path, e.g. OUT.zarr"
+                )
+            root = self._create(store, layout, wanted)
+        self._root = root
+        self._layout = layout
+        self._channel_index = {channel.name: i for i, channel in enumerate(layout.channels)}
+        self._remove_partial_files()
+        self._journal = FrameJournal(self.path / JOURNAL_PATH, fsync=self.config.fsync)
+        self._replay_journal(self._journal)
 
     def _raw_path(self) -> str:
-        return _RAW_ARRAY if self.config.include_raw else f"{_BACKLOG}/0"
+        return RAW_ARRAY_PATH if self.config.include_raw else f"{BACKLOG_GROUP}/0"
 
     def rejected_dir(self) -> Path:
         """Where frames this store cannot hold are kept (see :func:`rejected_dir`)."""
@@ -240,10 +280,9 @@ class OmeZarrSink:
     def _create(
         self, store: LocalStore, layout: AcquisitionLayout, wanted: dict[str, Any]
     ) -> zarr.Group:
-        root = zarr.open_group(
-            store,
-            mode="w-",
-            attributes={_LAYOUT_ATTR: {"version": _FORMAT_VERSION, "layout": wanted}},
+        # create_group, not open_group(mode="w-"): the folder already holds the writer's lock.
+        root = zarr.create_group(
+            store, attributes={LAYOUT_ATTRIBUTE: {"version": _FORMAT_VERSION, "layout": wanted}}
         )
         images = [("sr", layout.sr_shape, layout.sr_pixel_size_nm, SR_DTYPE)]
         if self.config.include_raw:
@@ -264,7 +303,7 @@ class OmeZarrSink:
             attributes={"journal": "journal.jsonl", "format_version": _FORMAT_VERSION},
         )
         if not self.config.include_raw:
-            backlog = root.create_group(_BACKLOG)
+            backlog = root.create_group(BACKLOG_GROUP)
             self._raw = self._create_array(
                 backlog, layout.raw_shape, layout.raw_dtype, len(layout.channels)
             )
@@ -285,7 +324,7 @@ class OmeZarrSink:
 
     def _remove_partial_files(self) -> None:
         # Zarr's temporary files of a write interrupted by a kill: never part of the data.
-        for folder in (_SR_ARRAY, self._raw_path()):
+        for folder in (SR_ARRAY_PATH, self._raw_path()):
             for leftover in (self.path / folder).rglob("*.partial"):
                 leftover.unlink(missing_ok=True)
 
@@ -323,6 +362,13 @@ class OmeZarrSink:
             raise ValueError(
                 f"frame t={frame.t} channel {frame.channel!r} ({frame.origin}): shape "
                 f"{image.shape}, expected {layout.raw_shape} like the rest of the acquisition"
+            )
+        size = frame.pixel_size_nm
+        if size is None or not math.isclose(size, layout.raw_pixel_size_nm, rel_tol=1e-6):
+            raise ValueError(
+                f"frame t={frame.t} channel {frame.channel!r} ({frame.origin}): pixel size "
+                f"{size} nm, expected {layout.raw_pixel_size_nm:g} nm like the rest of the "
+                "acquisition (one store holds one sampling)"
             )
         if not np.can_cast(image.dtype, layout.raw_dtype, "safe"):
             raise ValueError(
@@ -412,7 +458,9 @@ class OmeZarrSink:
         """
         with self._lock:
             layout, journal, _ = self._ready()
-            record = self._completion_record(frame, "sr", qc=dict(qc))
+            engines = {channel.name: channel.engine for channel in layout.channels}
+            engine = engines.get(frame.channel) or None
+            record = self._completion_record(frame, "sr", qc=dict(qc), engine=engine)
             if record is None:
                 return
             image = np.asarray(result.image)
@@ -452,11 +500,12 @@ class OmeZarrSink:
             self._pending.pop(frame.key, None)
 
     def close(self) -> None:
-        """Close the journal; idempotent. The store stays readable and resumable."""
+        """Close the journal and release the store; idempotent. It stays readable and resumable."""
         with self._lock:
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
+            self._writer_lock.release(unused=self._root is None)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -527,7 +576,7 @@ class OmeZarrSink:
         # After a failed write zarr's in-memory metadata may be ahead of the disk: reread it.
         root = zarr.open_group(LocalStore(self.path), mode="r+")
         self._root = root
-        self._sr = root[_SR_ARRAY]  # type: ignore[assignment]
+        self._sr = root[SR_ARRAY_PATH]  # type: ignore[assignment]
         self._raw = root[self._raw_path()]  # type: ignore[assignment]
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from pydantic import Field
 
 from tcan_live.core.acquisition import FrameKey
-from tcan_live.core.frame_check import PIXEL_SIZE_RANGE_NM
+from tcan_live.core.frame_check import MAX_TIME_INDEX, PIXEL_SIZE_RANGE_NM
 from tcan_live.core.settings import FrozenModel
 from tcan_live.sources.protocol import ErrorCallback, FrameSource
 
@@ -32,6 +33,8 @@ class SourceSettings(FrozenModel):
     """Overrides the pixel size the frames carry (nm)."""
     default_channel: str = Field("default", min_length=1)
     """Channel name of frames acquired without one."""
+    max_time_index: int = Field(MAX_TIME_INDEX, ge=1, le=10**9)
+    """Frames with a time index at or above this are refused (a stray number in a name)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,16 @@ class SourceContext:
         (t, channel) pairs an earlier run already stored: never delivered again.
     skip_origins
         Origins (file and position) of frames an earlier run stored: never taken again.
+    exclude
+        Folders a source that reads files must never read: the daemon's own output, which
+        may lie inside a watched folder.
     """
 
     core: CMMCorePlus | None = None
     on_error: ErrorCallback | None = None
     skip_keys: frozenset[FrameKey] = field(default_factory=frozenset)
     skip_origins: frozenset[str] = field(default_factory=frozenset)
+    exclude: frozenset[Path] = field(default_factory=frozenset)
 
     @classmethod
     def of(
@@ -63,9 +70,12 @@ class SourceContext:
         on_error: ErrorCallback | None = None,
         skip_keys: Iterable[FrameKey] = (),
         skip_origins: Iterable[str] = (),
+        exclude: Iterable[Path] = (),
     ) -> SourceContext:
-        """Build a context from any iterables of keys and origins."""
-        return cls(core, on_error, frozenset(skip_keys), frozenset(skip_origins))
+        """Build a context from any iterables of keys, origins and folders."""
+        return cls(
+            core, on_error, frozenset(skip_keys), frozenset(skip_origins), frozenset(exclude)
+        )
 
 
 Settings = TypeVar("Settings", bound=SourceSettings)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tcan_live.core.acquisition import Frame
-from tcan_live.core.frame_check import checked_or_marked
+from tcan_live.core.frame_check import MAX_TIME_INDEX, checked_or_marked
 from tcan_live.core.settings import ConfigError
 from tcan_live.sources.kind import SourceContext, SourceKind, SourceSettings
 from tcan_live.sources.metadata import ElapsedClock, um_to_nm
@@ -46,6 +46,8 @@ class MMCoreSource:
         Overrides the pixel size reported by the core.
     default_channel
         Channel name for frames acquired without a channel in the sequence.
+    max_time_index
+        Frames with a time index at or above this arrive marked (kept, never enhanced).
     on_error
         Called with a one-line message when a frame cannot be handed over (the acquisition
         goes on); logged when omitted.
@@ -57,9 +59,11 @@ class MMCoreSource:
         *,
         pixel_size_nm: float | None = None,
         default_channel: str = "default",
+        max_time_index: int = MAX_TIME_INDEX,
         on_error: ErrorCallback | None = None,
     ) -> None:
         self._core = core
+        self._max_time_index = max_time_index
         self._on_error = on_error
         self._pixel_size_override = pixel_size_nm
         self._default_channel = default_channel
@@ -129,7 +133,7 @@ class MMCoreSource:
                 "runner_time_ms": meta.get("runner_time_ms"),
             },
         )
-        return checked_or_marked(frame, self._pixel_size_from)
+        return checked_or_marked(frame, self._pixel_size_from, self._max_time_index)
 
     @property
     def _pixel_size_from(self) -> str:
@@ -154,6 +158,7 @@ def _build(config: PymmcorePlusSourceConfig, context: SourceContext) -> MMCoreSo
         context.core,
         pixel_size_nm=config.pixel_size_nm,
         default_channel=config.default_channel,
+        max_time_index=config.max_time_index,
         on_error=context.on_error,
     )
 

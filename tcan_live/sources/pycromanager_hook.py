@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from tcan_live.core.acquisition import Frame
-from tcan_live.core.frame_check import checked_or_marked
+from tcan_live.core.frame_check import MAX_TIME_INDEX, checked_or_marked
 from tcan_live.sources.kind import SourceContext, SourceKind, SourceSettings
 from tcan_live.sources.metadata import ElapsedClock, um_to_nm
 from tcan_live.sources.protocol import ErrorCallback, FrameCallback
@@ -60,6 +60,8 @@ class PycromanagerSource:
     channel_names
         Names for integer channel positions (``Axes["channel"] == 1`` -> ``channel_names[1]``);
         string positions (config names, pycromanager's default) are used as they are.
+    max_time_index
+        Frames with a time index at or above this arrive marked (kept, never enhanced).
     on_error
         Called with a one-line message when an image's metadata cannot be turned into a frame
         (the image still goes to Micro-Manager untouched); logged when omitted.
@@ -73,8 +75,10 @@ class PycromanagerSource:
         time_axis: str = "time",
         channel_axis: str = "channel",
         channel_names: Sequence[str] = (),
+        max_time_index: int = MAX_TIME_INDEX,
         on_error: ErrorCallback | None = None,
     ) -> None:
+        self._max_time_index = max_time_index
         self._pixel_size_override = pixel_size_nm
         self._default_channel = default_channel
         self._time_axis = time_axis
@@ -140,7 +144,7 @@ class PycromanagerSource:
             },
         )
         what = "source.pixel_size_nm" if self._pixel_size_override else "PixelSize_um"
-        return checked_or_marked(frame, what)
+        return checked_or_marked(frame, what, self._max_time_index)
 
     def _channel_name(self, position: object) -> str:
         if position is None:

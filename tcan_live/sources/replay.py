@@ -19,7 +19,7 @@ from pydantic import Field
 
 from tcan_live.core.acquisition import Frame
 from tcan_live.core.frame_check import checked_or_marked
-from tcan_live.core.settings import ConfigPath
+from tcan_live.core.settings import ConfigError, ConfigPath
 from tcan_live.sources.files.mapping import FileMappingSettings
 from tcan_live.sources.files.readers import read_finished_file
 from tcan_live.sources.kind import SourceContext, SourceKind
@@ -187,6 +187,13 @@ class ReplaySource:
 
 
 def _build(config: ReplaySourceConfig, context: SourceContext) -> ReplaySource:
+    for path in config.files:
+        real = path.resolve()
+        for folder in context.exclude:
+            if real.is_relative_to(folder.resolve()):
+                raise ConfigError(
+                    "source.files", [f"{path} lies inside the output {folder}: expected input"]
+                )
     mapper = config.mapper()
     cache: list[Frame] = []
 

@@ -9,8 +9,10 @@ unchanged yet unreadable for ``give_up_after_s`` is reported as corrupt.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 
 class Verdict(Enum):
@@ -67,6 +69,51 @@ class SettleTracker:
             return Verdict.TRY
         return Verdict.WAIT
 
+    def restart(self, key: str, now: float) -> None:
+        """Start ``key``'s quiet period again (its writer was seen still holding it open)."""
+        state = self._files.get(key)
+        if state is not None:
+            state.changed_at = now
+            state.closed = False
+
     def forget(self, key: str) -> None:
         """Stop tracking ``key`` (taken, failed or gone)."""
         self._files.pop(key, None)
+
+
+def held_open_for_writing(path: Path) -> bool:
+    """Whether a process on this machine has ``path`` open for writing (Linux ``/proc``).
+
+    A writer that pre-allocates a file and fills it slowly, with pauses longer than
+    ``settle_s``, looks settled from its size and time stamps alone; the writer's open
+    descriptor says it is not done. Processes whose descriptors cannot be read (other users')
+    and systems without ``/proc`` give False: settling then relies on the close event and the
+    time stamps, as before.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        return False
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            descriptors = os.listdir(proc / pid / "fd")
+        except OSError:
+            continue
+        for fd in descriptors:
+            try:
+                if os.readlink(proc / pid / "fd" / fd) != str(target):
+                    continue
+                info = (proc / pid / "fdinfo" / fd).read_text()
+            except OSError:
+                continue
+            flags = next(
+                (line.split()[1] for line in info.splitlines() if line.startswith("flags:")), "0"
+            )
+            if int(flags, 8) & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR):
+                return True
+    return False

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterable
@@ -46,10 +47,10 @@ from tcan_live.sources.files.readers import (
     file_layout,
     open_live_reader,
 )
-from tcan_live.sources.files.single_tiff import read_single_tiff
+from tcan_live.sources.files.single_tiff import read_single_tiff, unwritten_tail
 from tcan_live.sources.kind import SourceContext, SourceKind
 from tcan_live.sources.protocol import ErrorCallback, FrameCallback
-from tcan_live.sources.settle import SettleTracker, Verdict
+from tcan_live.sources.settle import SettleTracker, Verdict, held_open_for_writing
 
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEvent
@@ -120,6 +121,9 @@ class WatchFolderSource:
         Origins (file and position) of frames already stored by an earlier run; never
         delivered again. A restart recognises files by these, since arrival numbering can
         differ between runs.
+    exclude
+        Folders never read, whatever is written there (the daemon's own output, which may lie
+        inside the watched folder: its rejected frames must not come back as new frames).
     on_error
         ``on_error(message)`` for every problem; logged when omitted.
     """
@@ -138,10 +142,12 @@ class WatchFolderSource:
         rescan_interval_s: float = 10.0,
         skip_keys: Iterable[tuple[int, str]] = (),
         skip_origins: Iterable[str] = (),
+        exclude: Iterable[Path] = (),
         on_error: ErrorCallback | None = None,
     ) -> None:
         self.root = Path(root)
         self._real_root = self.root.resolve()
+        self._excluded = tuple(Path(folder).resolve() for folder in exclude)
         self._mapper = mapper
         self._recursive = recursive
         self._process_existing = process_existing
@@ -158,6 +164,8 @@ class WatchFolderSource:
         mapper.continue_after(self._skip_keys)
         self._delivered: dict[tuple[int, str], str] = {}
         self._taken_files: set[Path] = set()
+        # Files that failed, with the state they failed in: tried again once they change.
+        self._failed: dict[Path, tuple[int, int, int, int]] = {}
         self._refused: set[Path] = set()
         self._live: dict[Path, LiveReader] = {}
         self._inbox: dict[Path, bool] = {}  # path -> closed by its writer
@@ -222,7 +230,7 @@ class WatchFolderSource:
         before = len(self._delivered)
         try:
             for path in self._existing_files():
-                self._process(path, closed=True, final=True)
+                self._guarded(path, closed=True, final=True)
         finally:
             self._emit = None
         return len(self._delivered) - before
@@ -313,21 +321,36 @@ class WatchFolderSource:
         """Whether a single-frame file is seen but not yet taken (still settling)."""
         return str(path) in self._settle
 
-    def _guarded(self, path: Path, closed: bool) -> None:
+    def _guarded(self, path: Path, closed: bool, final: bool = False) -> None:
         try:
-            self._process(path, closed, final=False)
+            self._process(path, closed, final)
         except Exception as exc:  # the watcher must survive anything a file can do
-            log.exception("unexpected error while reading %s", path)
-            self._report(path, f"{path}: unexpected error ({type(exc).__name__}: {exc})")
+            log.debug("unexpected error while reading %s", path, exc_info=True)
+            if path not in self._refused:  # once per file, not at every pass
+                self._refused.add(path)
+                self._report(path, f"{path}: unexpected error ({type(exc).__name__}: {exc})")
 
     # -- per file -------------------------------------------------------------------------------
 
     def _existing_files(self) -> list[Path]:
         found: list[Path] = []
         for folder, dirs, files in os.walk(self.root, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if not is_ignored_name(d)) if self._recursive else []
+            if self._recursive:
+                wanted = (d for d in dirs if not is_ignored_name(d))
+                dirs[:] = sorted(d for d in wanted if not self._is_excluded(Path(folder) / d))
+            else:
+                dirs[:] = []
             found.extend(Path(folder) / name for name in sorted(files))
         return found
+
+    def _is_excluded(self, path: Path) -> bool:
+        if not self._excluded:
+            return False
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):
+            return False
+        return any(real == folder or real.is_relative_to(folder) for folder in self._excluded)
 
     def _untaken_files(self) -> list[Path]:
         return [
@@ -337,17 +360,59 @@ class WatchFolderSource:
         ]
 
     def _process(self, path: Path, closed: bool, final: bool) -> None:
-        if path in self._taken_files:
+        if path in self._taken_files or self._is_excluded(path):
             return
         layout = self._layout(path)
         if layout is None:
             return
         if not self._inside_root(path):
             return
+        target = path if layout == "single" else dataset_path(path, layout)
+        state = self._file_state(target, final)
+        if state is None:
+            return
+        if self._failed.get(target) == state:
+            return  # failed before and unchanged since
+        self._failed.pop(target, None)
         if layout == "single":
             self._process_single(path, closed, final)
         else:
-            self._poll_live(dataset_path(path, layout), layout, final)
+            self._poll_live(target, layout, final)
+
+    def _file_state(self, path: Path, final: bool) -> tuple[int, int, int, int] | None:
+        """Return the file's (size, mtime, ctime, mode) if it is a readable regular file.
+
+        Anything else is reported once: a FIFO or device would block the reader in
+        ``open()``, and a link loop or a permission problem has no frame to give.
+        """
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            if str(path) in self._settle or final:
+                self._settle.forget(str(path))
+                self._report(path, f"{path}: disappeared before it could be read")
+            return None
+        except OSError as error:  # ELOOP (a symbolic link loop), EACCES on a folder, ...
+            self._refuse_once(path, f"cannot be read ({error.strerror}): ignored")
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            self._refuse_once(
+                path, "not a regular file (a FIFO, socket or device): expected a TIFF; ignored"
+            )
+            return None
+        return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode)
+
+    def _refuse_once(self, path: Path, why: str) -> None:
+        if path not in self._refused:
+            self._refused.add(path)
+            self._report(path, f"{path}: {why}")
+
+    def _fail(self, path: Path, message: str) -> None:
+        """Report ``message`` and remember the file's state: it is tried again once it changes."""
+        state = self._file_state(path, final=False)
+        if state is not None:
+            self._failed[path] = state
+        self._report(path, message)
 
     def _layout(self, path: Path) -> FileLayout | None:
         relative = path.relative_to(self.root) if path.is_relative_to(self.root) else path
@@ -360,6 +425,9 @@ class WatchFolderSource:
     def _inside_root(self, path: Path) -> bool:
         try:
             real = path.resolve()
+        except RuntimeError:  # Python < 3.13 raises it for a symbolic link loop
+            self._refuse_once(path, "a symbolic link loop: ignored")
+            return False
         except OSError:
             return True  # gone or unreadable: reported where it is read
         if real.is_relative_to(self._real_root):
@@ -376,17 +444,21 @@ class WatchFolderSource:
     def _process_single(self, path: Path, closed: bool, final: bool) -> None:
         key = str(path)
         try:
-            stat = path.stat()
+            info = path.stat()
         except FileNotFoundError:
             if key in self._settle or final:
                 self._settle.forget(key)
                 self._report(path, f"{path}: disappeared before it could be read")
             return
-        signature = (stat.st_size, stat.st_mtime_ns)
+        signature = (info.st_size, info.st_mtime_ns)
         verdict = (
             Verdict.TRY if final else self._settle.check(key, signature, time.monotonic(), closed)
         )
         if verdict is Verdict.WAIT:
+            return
+        if not closed and held_open_for_writing(path):
+            # Settled by its time stamps, but its writer still has it open: not done yet.
+            self._settle.restart(key, time.monotonic())
             return
         try:
             raw = read_single_tiff(path)
@@ -394,23 +466,41 @@ class WatchFolderSource:
             self._settle.forget(key)
             self._report(path, f"{path}: disappeared before it could be read")
             return
+        except PermissionError as exc:
+            self._settle.forget(key)
+            self._fail(path, f"{path}: cannot be read ({exc.strerror}): expected a readable file")
+            return
         except IncompleteFileError as exc:
             self.incomplete_reads[path] = self.incomplete_reads.get(path, 0) + 1
             if verdict is Verdict.GIVE_UP or final:
                 self._settle.forget(key)
-                self._taken_files.add(path)
-                self._report(
+                self._fail(
                     path, f"{path}: truncated or corrupt TIFF, expected a complete image ({exc})"
                 )
             return
         except FrameRejected as exc:
             self._settle.forget(key)
-            self._taken_files.add(path)
-            self._report(path, f"{path}: {exc}")
+            self._fail(path, f"{path}: {exc}")
             return
+        unwritten = unwritten_tail(raw.image)
+        if unwritten and verdict is Verdict.TRY and not (closed or final):
+            # Looks pre-allocated and not yet filled: wait for its close event, or for it to
+            # stay unchanged (and not held open) until give_up_after_s; then take it as it is.
+            self.incomplete_reads[path] = self.incomplete_reads.get(path, 0) + 1
+            return
+        if unwritten:
+            log.warning(
+                "%s: its last %d pixels are zero while no other pixel is; taken as it is "
+                "(its writer closed it, or it stayed unchanged with no writer)",
+                path,
+                unwritten,
+            )
         self._settle.forget(key)
         self._taken_files.add(path)
-        self._deliver(path, raw)
+        problem = self._deliver(path, raw)
+        if problem is not None:  # complete, but not a usable frame: tried again if rewritten
+            self._taken_files.discard(path)
+            self._fail(path, problem)
 
     def _poll_live(self, path: Path, layout: FileLayout, final: bool) -> None:
         if path in self._taken_files:
@@ -435,37 +525,39 @@ class WatchFolderSource:
             self._report(path, f"{path}: {exc}")
             return
         for result in results:
-            if isinstance(result, FrameRejected):
-                self._report(path, f"{path}: {result}")
-            else:
-                self._deliver(path, result)
+            problem = (
+                f"{path}: {result}"
+                if isinstance(result, FrameRejected)
+                else self._deliver(path, result)
+            )
+            if problem is not None:
+                self._report(path, problem)
 
-    def _deliver(self, path: Path, raw: FileFrame) -> None:
+    def _deliver(self, path: Path, raw: FileFrame) -> str | None:
+        """Deliver one frame read from ``path``; return the problem (one line) if it is refused."""
         if self._mapper.origin(raw, path) in self._skip_origins:
             log.debug("%s%s: stored by an earlier run, skipped", path, raw.where)
-            return
+            return None
         try:
             frame = self._mapper.to_frame(raw, path, self._relative(path))
         except FrameRejected as exc:
-            self._report(path, f"{path}{raw.where}: {exc}")
-            return
+            return f"{path}{raw.where}: {exc}"
         if raw.timestamp is None and not raw.where:
             frame = _with_file_time(frame, path)
         if frame.key in self._skip_keys:
             log.debug("%s: (t=%d, %s) already processed, skipped", path, *frame.key)
-            return
+            return None
         earlier = self._delivered.get(frame.key)
         if earlier is not None:
-            self._report(
-                path,
+            return (
                 f"{path}{raw.where}: duplicate frame t={frame.t} channel {frame.channel!r}, "
-                f"already taken from {earlier}",
+                f"already taken from {earlier}"
             )
-            return
         self._delivered[frame.key] = frame.origin
         emit = self._emit
         if emit is not None:
             emit(frame)
+        return None
 
     def _relative(self, path: Path) -> str:
         try:
@@ -500,6 +592,7 @@ def _build(config: WatchSourceConfig, context: SourceContext) -> WatchFolderSour
         rescan_interval_s=config.rescan_interval_s,
         skip_keys=context.skip_keys,
         skip_origins=context.skip_origins,
+        exclude=context.exclude,
         on_error=context.on_error,
     )
 

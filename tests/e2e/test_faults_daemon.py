@@ -155,7 +155,7 @@ def test_disk_full_then_space_freed_loses_nothing(
         for message in disk_full:  # one line each, naming the store and what is safe
             assert "\n" not in message and str(out) in message
             assert "written before are intact" in message
-        assert "rerun the same command to complete them" in full.output.splitlines()[-1]
+        assert "rerun the same command to complete them" in full.stdout.splitlines()[-1]
         raw_while_full = journal_counts(out, "raw")
         sr_while_full = journal_counts(out, "sr")
         assert len(raw_while_full) > 0 and len(sr_while_full) < frames

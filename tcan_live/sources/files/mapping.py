@@ -18,7 +18,13 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from tcan_live.core.acquisition import Frame
-from tcan_live.core.frame_check import FrameRejected, check_image, check_pixel_size
+from tcan_live.core.frame_check import (
+    MAX_TIME_INDEX,
+    FrameRejected,
+    check_image,
+    check_pixel_size,
+    check_time_index,
+)
 from tcan_live.sources.files.file_frame import FileFrame
 from tcan_live.sources.kind import SourceSettings
 
@@ -71,6 +77,7 @@ class FileMappingSettings(SourceSettings):
             channel_aliases=self.channel_aliases,
             default_channel=self.default_channel,
             pixel_size_nm=self.pixel_size_nm,
+            max_time_index=self.max_time_index,
         )
 
 
@@ -91,6 +98,8 @@ class FrameMapper:
         Channel of frames whose file names none.
     pixel_size_nm
         Overrides the files' pixel size.
+    max_time_index
+        Time indices at or above this are refused.
     """
 
     def __init__(
@@ -102,8 +111,10 @@ class FrameMapper:
         channel_aliases: Mapping[str, str] | None = None,
         default_channel: str = "default",
         pixel_size_nm: float | None = None,
+        max_time_index: int = MAX_TIME_INDEX,
     ) -> None:
         self._origin_prefix = origin_prefix
+        self._max_time_index = max_time_index
         self._pattern = compile_pattern(pattern) if pattern else None
         self._channels = tuple(channels)
         self._aliases = dict(channel_aliases or {})
@@ -140,6 +151,8 @@ class FrameMapper:
             t = int(match.group("t"))
             if "c" in self._pattern.groupindex and match.group("c") is not None:
                 channel = match.group("c")
+        if t is not None:
+            check_time_index(t, self._max_time_index)
         channel = self._channel_name(channel)
         image = self._checked_image(raw.image, channel)
         pixel_size = self._pixel_size_nm(raw)

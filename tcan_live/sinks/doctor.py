@@ -1,0 +1,252 @@
+"""``tcan-live doctor``: check a store independently of the writer that made it.
+
+Reads the store as a stranger would (zarr on the files, the journal line by line) and reports:
+every chunk on disk decodes; no chunk lies outside its array's shape (such a frame is invisible
+to every reader); the arrays are not sized far beyond the frames they hold; the journal and the
+arrays agree (each journalled frame has its chunk, each chunk its journal record, no frame
+journalled twice); and which frames are pending or skipped, and why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.storage import LocalStore
+
+from tcan_live.core.acquisition import FrameKey
+from tcan_live.core.frame_check import MAX_TIME_INDEX
+from tcan_live.sinks.omezarr import (
+    BACKLOG_GROUP,
+    JOURNAL_PATH,
+    LAYOUT_ATTRIBUTE,
+    RAW_ARRAY_PATH,
+    SR_ARRAY_PATH,
+    ZarrArray,
+)
+from tcan_live.sinks.store_lock import StoreInUseError, StoreLock
+
+
+@dataclass
+class StoreReport:
+    """What :func:`examine_store` found.
+
+    Attributes
+    ----------
+    damage
+        One line per problem that makes data wrong, invisible or unreadable.
+    notes
+        One line per fact worth knowing that is not damage (pending frames, a writer at work).
+    counts
+        Frames by state: ``raw``, ``sr``, ``skip``, ``pending``.
+    """
+
+    store: Path
+    damage: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        """Whether nothing is damaged."""
+        return not self.damage
+
+
+def examine_store(path: str | Path) -> StoreReport:
+    """Check the store at ``path`` (read-only); see the module docstring for what is checked.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is not a tcan-live store (one line saying why).
+    """
+    store = Path(path)
+    report = StoreReport(store)
+    if not (store / "zarr.json").is_file():
+        raise ValueError(f"{store}: not a Zarr store (no zarr.json): expected a tcan-live store")
+    root = zarr.open_group(LocalStore(store, read_only=True), mode="r")
+    document = root.attrs.get(LAYOUT_ATTRIBUTE)
+    if not isinstance(document, dict) or "layout" not in document:
+        raise ValueError(f"{store}: a Zarr store not written by tcan-live (no layout attribute)")
+    layout = document["layout"]
+    channels = [str(channel["name"]) for channel in layout.get("channels", [])]
+    _writer(store, report)
+    records = _journal(store, report)
+    arrays = {
+        "sr": SR_ARRAY_PATH,
+        "raw": RAW_ARRAY_PATH if layout.get("include_raw", True) else None,
+    }
+    chunks: dict[str, set[FrameKey]] = {}
+    for name, array_path in arrays.items():
+        if array_path is None:
+            continue
+        try:
+            array: ZarrArray = zarr.open_array(
+                LocalStore(store / array_path, read_only=True), mode="r"
+            )
+        except (OSError, ValueError, KeyError) as error:
+            report.damage.append(f"{name}: the array cannot be opened ({error})")
+            continue
+        chunks[name] = _chunks(store / array_path, array, name, channels, report)
+    _agreement(records, chunks, layout, report)
+    return report
+
+
+def _writer(store: Path, report: StoreReport) -> None:
+    lock = StoreLock(store)
+    if not lock.path.exists():
+        return
+    try:
+        lock.acquire()
+    except StoreInUseError as error:
+        report.notes.append(f"in use: {error}")
+        return
+    except OSError as error:
+        report.damage.append(f"the writer's lock file cannot be opened ({error.strerror})")
+        return
+    lock.release()
+
+
+def _journal(store: Path, report: StoreReport) -> list[dict[str, Any]]:
+    path = store / JOURNAL_PATH
+    if path.is_symlink():
+        report.damage.append(f"{JOURNAL_PATH} is a symbolic link (its records may lie elsewhere)")
+        return []
+    if not path.is_file():
+        report.damage.append(f"{JOURNAL_PATH} is missing: which frames are complete is unknown")
+        return []
+    records, torn = [], 0
+    for line in path.read_bytes().split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            torn += 1
+            continue
+        if isinstance(record, dict) and "t" in record and "channel" in record:
+            records.append(record)
+        else:
+            torn += 1
+    if torn:
+        report.notes.append(f"{torn} torn or unreadable journal line(s) (a write cut short)")
+    return records
+
+
+def _chunk_keys(folder: Path) -> list[tuple[int, ...]]:
+    """Chunk coordinates present on disk (zarr v3 default encoding ``c/i/j/k/l``)."""
+    base = folder / "c"
+    found = []
+    for directory, _, files in os.walk(base):
+        for name in files:
+            if name.endswith(".partial"):
+                continue
+            parts = Path(directory, name).relative_to(base).parts
+            if all(part.isdigit() for part in parts):
+                found.append(tuple(int(part) for part in parts))
+    return sorted(found)
+
+
+def _chunks(
+    folder: Path, array: ZarrArray, name: str, channels: list[str], report: StoreReport
+) -> set[FrameKey]:
+    times, channel_count = array.shape[0], array.shape[1]
+    keys = _chunk_keys(folder)
+    present: set[FrameKey] = set()
+    outside = [key for key in keys if key[0] >= times or key[1] >= channel_count]
+    for key in outside[:5]:
+        report.damage.append(
+            f"{name}: chunk t={key[0]} c={key[1]} lies outside the array's shape {array.shape}: "
+            "no reader sees that frame"
+        )
+    if len(outside) > 5:
+        report.damage.append(f"{name}: {len(outside) - 5} more chunks outside the array's shape")
+    for key in keys:
+        if key in outside:
+            continue
+        try:
+            np.asarray(array[key[0], key[1]])
+        except Exception as error:  # whatever the codec raises on a damaged chunk
+            report.damage.append(
+                f"{name}: chunk t={key[0]} c={key[1]} does not decode ({type(error).__name__})"
+            )
+            continue
+        if key[1] < len(channels):
+            present.add((key[0], channels[key[1]]))
+    last = max((key[0] for key in keys), default=-1)
+    if times > MAX_TIME_INDEX or times > 2 * (last + 1) + 1000:
+        report.damage.append(
+            f"{name}: sized to {times} time points, but its last frame is t={last}: readers "
+            "that allocate by shape (dask, ome-zarr-py) cannot open it"
+        )
+    return present
+
+
+def _agreement(
+    records: list[dict[str, Any]],
+    chunks: dict[str, set[FrameKey]],
+    layout: dict[str, Any],
+    report: StoreReport,
+) -> None:
+    by_event: dict[str, Counter[FrameKey]] = {"raw": Counter(), "sr": Counter(), "skip": Counter()}
+    reasons: Counter[str] = Counter()
+    for record in records:
+        event = str(record.get("event"))
+        if event in by_event:
+            by_event[event][(int(record["t"]), str(record["channel"]))] += 1
+        if event == "skip":
+            reasons[str(record.get("reason", "no reason recorded"))] += 1
+    for event, counter in by_event.items():
+        twice = [key for key, count in counter.items() if count > 1]
+        if twice:
+            report.damage.append(
+                f"{len(twice)} frame(s) journalled as {event} more than once (e.g. t={twice[0][0]} "
+                f"{twice[0][1]!r}): two writers on one store"
+            )
+    raw, sr, skip = (set(by_event[event]) for event in ("raw", "sr", "skip"))
+    if "raw" in chunks:
+        _compare("raw", raw, chunks["raw"], report)
+    elif not layout.get("include_raw", True):
+        report.notes.append(
+            f"raw frames not kept (include_raw = false; {BACKLOG_GROUP} holds pending)"
+        )
+    if "sr" in chunks:
+        _compare("sr", sr, chunks["sr"], report)
+    pending = raw - sr - skip
+    report.counts = {"raw": len(raw), "sr": len(sr), "skip": len(skip), "pending": len(pending)}
+    if pending:
+        first = min(pending)
+        report.notes.append(
+            f"{len(pending)} frame(s) pending (raw stored, not enhanced; e.g. t={first[0]} "
+            f"{first[1]!r}): the run stopped first; the same command resumes them"
+        )
+    for reason, count in reasons.most_common(5):
+        report.notes.append(f"{count} frame(s) skipped: {reason}")
+
+
+def _compare(
+    name: str, journalled: set[FrameKey], on_disk: set[FrameKey], report: StoreReport
+) -> None:
+    missing = sorted(journalled - on_disk)
+    if missing:
+        report.damage.append(
+            f"{name}: {len(missing)} journalled frame(s) have no chunk (e.g. t={missing[0][0]} "
+            f"{missing[0][1]!r}): lost after they were recorded"
+        )
+    unrecorded = sorted(on_disk - journalled)
+    if len(unrecorded) == 1:  # one write cut short by a kill: the next run writes it again
+        report.notes.append(
+            f"{name}: 1 chunk without its journal record (t={unrecorded[0][0]} "
+            f"{unrecorded[0][1]!r}): a write cut short; the next run on the store redoes it"
+        )
+    elif unrecorded:
+        report.damage.append(
+            f"{name}: {len(unrecorded)} chunk(s) without a journal record (e.g. "
+            f"t={unrecorded[0][0]} {unrecorded[0][1]!r}): written by another writer, or by hand"
+        )
