@@ -637,3 +637,24 @@ def test_doctor_finds_an_absurdly_sized_array(tiny_engines: Path, tmp_path: Path
     assert result.exit_code == 1
     assert f"raw: sized to {10**15} time points, but its last frame is t=2" in result.output
     assert runner.invoke(app, ["doctor", str(tmp_path / "acquisition")]).exit_code == 2
+
+
+def test_14_what_tifffile_logs_names_the_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+    import struct
+
+    from tcan_live.sources.files.single_tiff import read_single_tiff
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, _image(0), extratags=[(65000, "H", 1, 7, True)])
+    data = bytearray(buffer.getvalue())
+    at = data.find(struct.pack("<H", 65000))
+    data[at + 2 : at + 4] = struct.pack("<H", 99)  # an invalid tag type: tifffile complains
+    path = tmp_path / "odd_tag.tif"
+    path.write_bytes(bytes(data))
+    frame = read_single_tiff(path)
+    np.testing.assert_array_equal(frame.image, _image(0))
+    from_tifffile = [r.getMessage() for r in caplog.records if r.name == "tifffile"]
+    assert from_tifffile and all(message.startswith(f"{path}: ") for message in from_tifffile)
