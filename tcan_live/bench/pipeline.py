@@ -4,10 +4,13 @@ Frames (a simulated time-lapse, replayed in loops with unique time indices) go t
 replay source, the pipeline's durable raw store, the per-channel enhancer and the OME-Zarr
 writer, exactly as in an acquisition. In the same run the engine alone enhances the same
 frames (same enhancer, same batching), so the ratio of the two throughputs says what the
-daemon costs. Two acquisition rates are measured:
+daemon costs. Three runs are measured:
 
 * ``saturated``: the source is faster than the engine (as fast as possible); the pipeline's
   sustained throughput is compared with the engine's;
+* ``saturated-pz``: the same frames as an acquisition of 2 positions x 5 z slices per time
+  point (an image per position, z growing): what the full acquisition index costs against the
+  time-lapse path;
 * ``paced``: the source runs at ``paced_fraction`` of the engine's measured frame rate; the
   backlog must not grow.
 
@@ -19,6 +22,7 @@ source does not outrun the engine).
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import threading
 import time
@@ -30,17 +34,19 @@ from typing import Any
 import numpy as np
 import psutil
 
-from tcan_live.core.acquisition import ChannelInfo
+from tcan_live.core.acquisition import ChannelInfo, Frame, Position
 from tcan_live.engine.loaded_engine import Engine
 from tcan_live.pipeline.limits import PipelineLimits
 from tcan_live.pipeline.pipeline import Pipeline
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import OmeZarrSink, open_sr, rejected_dir
+from tcan_live.sinks.omezarr import OmeZarrSink
 from tcan_live.sinks.rejected import RejectedFrames
+from tcan_live.sinks.store_layout import open_sr, rejected_dir, stored_images
 from tcan_live.sources.replay import ReplaySource
 
 _MB = 1024 * 1024
 CHANNEL = ChannelInfo("microtubules", "FF00FF")
+MULTIDIM = (2, 5)  # positions, z slices of the saturated-pz run
 
 
 @dataclass
@@ -92,10 +98,23 @@ def engine_only(engine: Engine, stack: np.ndarray, pixel_size_nm: float, batch: 
 def frames_in_store(store: Path) -> int:
     """Super-resolved frames present in an OME-Zarr store, counted by zarr itself.
 
-    The store writes one chunk per (t, channel) frame, so the initialised chunks of the
+    The store writes one chunk per frame, so the initialised chunks of every image's
     full-resolution ``sr`` array are the frames that reached the disk.
     """
-    return int(open_sr(store).nchunks_initialized)
+    return sum(
+        int(open_sr(store, image.series).nchunks_initialized) for image in stored_images(store)
+    )
+
+
+def as_multidim(frame: Frame, k: int, positions: int, slices: int) -> Frame:
+    """Frame ``k`` of a time-lapse re-indexed as (t, p, z) of a positions x slices acquisition."""
+    per_t = positions * slices
+    return dataclasses.replace(
+        frame,
+        t=k // per_t,
+        z=k % slices,
+        position=Position(index=(k // slices) % positions),
+    )
 
 
 def _slope(times: list[float], values: list[float]) -> float:
@@ -115,8 +134,12 @@ def run_pipeline(
     limits: PipelineLimits,
     workdir: Path,
     sample_every_s: float = 0.25,
+    multidim: tuple[int, int] | None = None,
 ) -> PipelineRun:
-    """Replay ``frames`` frames through a fresh pipeline and store; measure as it runs."""
+    """Replay ``frames`` frames through a fresh pipeline and store; measure as it runs.
+
+    ``multidim`` (positions, slices) re-indexes the frames as that acquisition.
+    """
     out = workdir / f"{mode}.zarr"
     store = OmeZarrSink(OutputConfig(path=out, fsync=False))
     pipeline = Pipeline(
@@ -156,6 +179,8 @@ def run_pipeline(
     def emit(frame: Any) -> None:
         nonlocal submitted
         if submitted < frames:
+            if multidim is not None:
+                frame = as_multidim(frame, submitted, *multidim)
             pipeline.submit(frame)
             submitted += 1
             if submitted == frames:
@@ -246,7 +271,12 @@ def bench_pipeline(
     engine_fps = engine_mp_per_s / (size * size / 1e6)
     runs = []
     with tempfile.TemporaryDirectory(prefix="tcan-bench-") as workdir:
-        for mode, rate in (("saturated", 0.0), ("paced", paced_fraction * engine_fps)):
+        plans = (
+            ("saturated", 0.0, None),
+            ("saturated-pz", 0.0, MULTIDIM),
+            ("paced", paced_fraction * engine_fps, None),
+        )
+        for mode, rate, multidim in plans:
             log(f"pipeline, {mode}: {frames} frames at {rate or 'max'} frames/s")
             runs.append(
                 run_pipeline(
@@ -258,10 +288,11 @@ def bench_pipeline(
                     mode=mode,
                     limits=limits,
                     workdir=Path(workdir),
+                    multidim=multidim,
                 )
             )
     engine.close()
-    saturated, paced = runs
+    saturated, multidim_run, paced = runs
     return {
         "engine": str(engine_dir),
         "frames": frames,
@@ -269,6 +300,8 @@ def bench_pipeline(
         "engine_mp_per_s": engine_mp_per_s,
         "pipeline_mp_per_s": saturated.pipeline_mp_per_s,
         "pipeline_vs_engine": saturated.pipeline_mp_per_s / engine_mp_per_s,
+        "multidim_mp_per_s": multidim_run.pipeline_mp_per_s,
+        "multidim_vs_timelapse": multidim_run.pipeline_mp_per_s / saturated.pipeline_mp_per_s,
         "latency_ms_p50": saturated.latency_ms_p50,
         "latency_ms_p99": saturated.latency_ms_p99,
         "paced_rate_hz": paced.rate_hz,
@@ -278,7 +311,7 @@ def bench_pipeline(
         "paced_backlog_slope_per_s": paced.backlog_slope_per_s,
         "paced_latency_drift": paced.latency_drift,
         "rss_growth_mb": max(saturated.rss_growth_mb, paced.rss_growth_mb),
-        "frames_lost": saturated.frames_lost + paced.frames_lost,
+        "frames_lost": sum(run.frames_lost for run in runs),
         "runs": [asdict(run) for run in runs],
     }
 

@@ -133,6 +133,10 @@ def bench_pipeline(
             str(run_report["frames_lost"]),
         )
     console.print(table)
+    console.print(
+        f"saturated-pz / saturated: {report['multidim_vs_timelapse']:.2f} (2 positions x 5 z "
+        "slices per time point against the time-lapse path, same frames)"
+    )
     _write_json(console, report, json_out)
 
 

@@ -22,13 +22,23 @@ if TYPE_CHECKING:
     from tcan_live.daemon.demo import DemoResult
 
 
+def _axes(result: DemoResult) -> str:
+    """Name the acquired axes, leaving out the ones of length one."""
+    parts = [f"{result.frames} time points", "2 channels"]
+    if result.positions > 1:
+        parts.insert(0, f"{result.positions} positions")
+    if result.z_slices > 1:
+        parts.append(f"{result.z_slices} z slices")
+    return " x ".join(parts)
+
+
 def _summary(result: DemoResult) -> Table:
     stats = result.stats
     table = Table(title="tcan-live demo", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
     rows = (
-        ("acquired", f"{stats.received} frames ({result.frames} time points x 2 channels)"),
+        ("acquired", f"{stats.received} frames ({_axes(result)})"),
         ("super-resolved", f"{stats.enhanced} frames, {stats.skipped} skipped"),
         ("lost", str(stats.frames_lost)),
         ("raw pixels", f"{result.raw_pixel_size_nm:g} nm"),
@@ -62,6 +72,12 @@ def demo(
     ] = True,
     dashboard: DashboardOption = True,
     seed: Annotated[int, typer.Option("--seed", help="Simulation seed.")] = 0,
+    z_slices: Annotated[
+        int, typer.Option("--z", min=1, max=64, help="z slices per stack (0.5 um apart).")
+    ] = 1,
+    positions: Annotated[
+        int, typer.Option("--positions", min=1, max=16, help="Stage positions (200 um apart).")
+    ] = 1,
 ) -> None:
     """Simulate microtubules + actin, acquire them with pymmcore-plus, super-resolve live."""
     import threading
@@ -89,7 +105,11 @@ def demo(
             for board in boards:
                 board.refresh()
 
-        console.print(f"tcan-live demo: simulating {frames} time points of {size} x {size} px")
+        console.print(
+            f"tcan-live demo: simulating {frames} time points of {size} x {size} px"
+            + (f" at {positions} positions" if positions > 1 else "")
+            + (f", {z_slices} z slices each" if z_slices > 1 else "")
+        )
         try:
             result = run_demo(
                 frames=frames,
@@ -98,6 +118,8 @@ def demo(
                 engines_dir=engines_dir,
                 preview=preview,
                 seed=seed,
+                z_slices=z_slices,
+                positions=positions,
                 stop=stop,
                 on_start=on_start,
                 on_tick=on_tick,

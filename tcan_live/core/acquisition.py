@@ -9,12 +9,81 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-FrameKey = tuple[int, str]
-"""(time index, channel name): identifies a frame within its acquisition."""
+
+class ImageKey(NamedTuple):
+    """One image of an acquisition: a stage position (and grid tile) of one run.
+
+    The output holds one image (t, c, z, y, x) per key. ``run`` counts the acquisitions fed to
+    one store: a second MDA started on the same core is a new run, so its frames never collide
+    with the first one's.
+    """
+
+    p: int = 0
+    g: int = 0
+    run: int = 0
+
+
+class FrameKey(NamedTuple):
+    """Identifies a frame within its acquisition: time, channel, z slice, position, tile, run.
+
+    Exactly the indices Micro-Manager / useq report (``t``, ``c``, ``z``, ``p``, ``g``); axes a
+    source does not have are 0.
+    """
+
+    t: int
+    channel: str
+    z: int = 0
+    p: int = 0
+    g: int = 0
+    run: int = 0
+
+    @property
+    def image(self) -> ImageKey:
+        """The image (position, tile, run) the frame belongs to."""
+        return ImageKey(self.p, self.g, self.run)
+
+    def describe(self) -> str:
+        """``t=3 channel 'actin'``, with ``z``, ``p``, ``g``, ``run`` where they are not 0."""
+        extra = "".join(
+            f" {axis}={value}"
+            for axis, value in (("z", self.z), ("p", self.p), ("g", self.g), ("run", self.run))
+            if value
+        )
+        return f"t={self.t} channel {self.channel!r}{extra}"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where on the sample a frame was acquired, as the acquisition reports it.
+
+    Attributes
+    ----------
+    index
+        The position index ``p`` (0 without positions).
+    grid
+        The grid tile index ``g`` (0 without a grid).
+    run
+        Which acquisition fed to the store (see :class:`ImageKey`).
+    name
+        The position's name in the acquisition (e.g. a useq ``Position.name``), or empty.
+    stage_um
+        Stage (x, y, z) of the position or tile in micrometres, where known.
+    """
+
+    index: int = 0
+    grid: int = 0
+    run: int = 0
+    name: str = ""
+    stage_um: tuple[float | None, float | None, float | None] | None = None
+
+    @property
+    def key(self) -> ImageKey:
+        """The image this position's frames go to."""
+        return ImageKey(self.index, self.grid, self.run)
 
 
 @dataclass(frozen=True)
@@ -43,6 +112,12 @@ class Frame:
         Why the source could not accept the frame (it failed the frame check), or None. An
         acquired frame exists nowhere else, so it is handed over all the same and kept beside
         the store with this reason, never enhanced.
+    z
+        The z slice index (0 without a z-stack).
+    position
+        The stage position, grid tile and run (defaults: the one position of a t x c run).
+    z_step_nm
+        Distance between z slices, where the source knows it (e.g. the MDA's z plan).
     """
 
     image: np.ndarray
@@ -53,11 +128,15 @@ class Frame:
     origin: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    z: int = 0
+    position: Position = field(default_factory=Position)
+    z_step_nm: float | None = None
 
     @property
     def key(self) -> FrameKey:
-        """The (time index, channel) pair that identifies the frame in its acquisition."""
-        return (self.t, self.channel)
+        """The indices that identify the frame in its acquisition."""
+        p = self.position
+        return FrameKey(self.t, self.channel, self.z, p.index, p.grid, p.run)
 
 
 @dataclass(frozen=True)
@@ -99,3 +178,4 @@ class AcquisitionLayout:
     sr_pixel_size_nm: float
     raw_dtype: str
     time_increment_s: float | None = None
+    z_step_nm: float | None = None

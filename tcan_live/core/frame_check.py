@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from tcan_live.core.acquisition import Frame
+from tcan_live.core.acquisition import Frame, FrameKey
 
 #: Pixel types an acquisition delivers: 8- and 16-bit cameras, float from processed files.
 ACQUIRED_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
@@ -24,6 +24,8 @@ PIXEL_SIZE_RANGE_NM = (1.0, 100_000.0)
 #: Time indices at or above this are refused unless a source configures more: an index like
 #: 10^20 (a stray number in a file name) would size the store beyond what any reader opens.
 MAX_TIME_INDEX = 1_000_000
+#: z slices, positions and grid tiles at or above this are refused (no acquisition has more).
+MAX_OTHER_INDEX = 100_000
 _NUMERIC_KINDS = "buif"
 
 
@@ -95,13 +97,25 @@ def check_time_index(t: int, limit: int = MAX_TIME_INDEX) -> int:
     return t
 
 
+def check_indices(key: FrameKey, max_time_index: int = MAX_TIME_INDEX) -> FrameKey:
+    """Return ``key`` if its indices are plausible, else raise :class:`FrameRejected`."""
+    check_time_index(key.t, max_time_index)
+    for axis, value in (("z", key.z), ("p", key.p), ("g", key.g), ("run", key.run)):
+        if not 0 <= value < MAX_OTHER_INDEX:
+            raise FrameRejected(
+                f"{axis} index {value} outside 0..{MAX_OTHER_INDEX - 1}: expected an index of "
+                "this acquisition"
+            )
+    return key
+
+
 def check_frame(frame: Frame, pixel_size_from: str, max_time_index: int = MAX_TIME_INDEX) -> Frame:
     """Return ``frame`` with checked pixels and pixel size, or raise :class:`FrameRejected`.
 
     ``pixel_size_from`` names where the frame's pixel size came from, for the message;
-    ``max_time_index`` bounds its time index.
+    ``max_time_index`` bounds its time index (other indices have a fixed bound).
     """
-    check_time_index(frame.t, max_time_index)
+    check_indices(frame.key, max_time_index)
     image = check_image(frame.image)
     size = check_pixel_size(frame.pixel_size_nm, pixel_size_from)
     if image is frame.image and size == frame.pixel_size_nm:

@@ -151,15 +151,51 @@ def ome_elements(tif: tifffile.TiffFile, name: str) -> list[ET.Element]:
     return [element for element in root.iter() if element.tag.rsplit("}", 1)[-1] == name]
 
 
-def _ome_pixel_size_nm(tif: tifffile.TiffFile) -> float | None:
-    pixels = ome_elements(tif, "Pixels")
-    if not pixels or "PhysicalSizeX" not in pixels[0].attrib:
+def _ome_length_nm(attributes: dict[str, str], name: str) -> float | None:
+    """Return an OME length (``PhysicalSizeZ`` with ``PhysicalSizeZUnit``) in nm, or None."""
+    if name not in attributes:
         return None
-    unit = pixels[0].attrib.get("PhysicalSizeXUnit", "µm")
     try:
-        return float(pixels[0].attrib["PhysicalSizeX"]) * _UNIT_NM[unit]
+        value = float(attributes[name]) * _UNIT_NM[attributes.get(f"{name}Unit", "µm")]
     except (KeyError, ValueError):
         return None
+    return value if value > 0 else None
+
+
+def ome_image(tif: tifffile.TiffFile, series: int) -> tuple[str, list[str]]:
+    """(name, channel names) of OME image ``series``; empty where the file records none."""
+    images = ome_elements(tif, "Image")
+    if series >= len(images):
+        return "", []
+    image = images[series]
+    channels = [
+        element.attrib.get("Name", "")
+        for element in image.iter()
+        if element.tag.rsplit("}", 1)[-1] == "Channel"
+    ]
+    return image.attrib.get("Name", ""), channels
+
+
+def tiff_z_step_nm(tif: tifffile.TiffFile) -> float | None:
+    """Distance between z slices recorded in an open TIFF, in nm, or None.
+
+    OME ``PhysicalSizeZ`` first, then ImageJ's ``spacing`` in its ``unit``.
+    """
+    pixels = ome_elements(tif, "Pixels")
+    if pixels:
+        return _ome_length_nm(dict(pixels[0].attrib), "PhysicalSizeZ")
+    imagej = tif.imagej_metadata or {}
+    unit = _UNIT_NM.get(str(imagej.get("unit", "")).strip().lower())
+    try:
+        spacing = float(imagej["spacing"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return spacing * unit if unit is not None and spacing > 0 else None
+
+
+def _ome_pixel_size_nm(tif: tifffile.TiffFile) -> float | None:
+    pixels = ome_elements(tif, "Pixels")
+    return _ome_length_nm(dict(pixels[0].attrib), "PhysicalSizeX") if pixels else None
 
 
 def tiff_pixel_size_nm(tif: tifffile.TiffFile) -> float | None:

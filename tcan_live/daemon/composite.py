@@ -7,22 +7,28 @@ from pathlib import Path
 import numpy as np
 
 from tcan_live.preview.imaging import make_composite
-from tcan_live.sinks.omezarr import ZarrArray, open_raw, open_sr, stored_layout
+from tcan_live.sinks.store_layout import ZarrArray, open_raw, open_sr, stored_layout
 
 ZOOM_FRACTION = 0.25  # the inset shows this fraction of the field's side, enlarged
+
+
+def _planes(array: ZarrArray, t: int) -> list[np.ndarray]:
+    """Each channel of time point ``t`` as one plane: the maximum over its z slices."""
+    return list(np.nan_to_num(np.asarray(array[t], dtype=np.float32)).max(axis=1))
 
 
 def _last_complete_t(sr: ZarrArray) -> int:
     """Return the last time point whose every channel holds an enhanced frame (not fill values)."""
     for t in range(sr.shape[0] - 1, -1, -1):
-        frames = np.nan_to_num(np.asarray(sr[t], dtype=np.float32))
-        if all(float(frame.std()) > 0 for frame in frames):
+        if all(float(frame.std()) > 0 for frame in _planes(sr, t)):
             return t
     raise ValueError("no time point has every channel super-resolved")
 
 
 def write_composite(store: Path, target: Path, t: int | None = None) -> Path:
     """Write raw vs super-resolved composites of time point ``t`` (default: the last) to PNG.
+
+    The store's first image (position) is shown; a z-stack as its maximum projection.
 
     Top row: the whole field, raw (left, shown on the output grid) and super-resolved (right);
     bottom row: the centre ``ZOOM_FRACTION`` of the field enlarged (the box drawn above).
@@ -39,8 +45,8 @@ def write_composite(store: Path, target: Path, t: int | None = None) -> Path:
     sr_array, raw_array = open_sr(store), open_raw(store)
     t = _last_complete_t(sr_array) if t is None else t
     colors = [channel.color for channel in layout.channels]
-    sr = make_composite(list(np.asarray(sr_array[t], dtype=np.float32)), colors)
-    raw = make_composite(list(np.asarray(raw_array[t], dtype=np.float32)), colors)
+    sr = make_composite(_planes(sr_array, t), colors)
+    raw = make_composite(_planes(raw_array, t), colors)
     # Nearest-neighbour onto the output grid: the raw pixels stay visible as blocks.
     rows = np.arange(sr.shape[0]) * raw.shape[0] // sr.shape[0]
     cols = np.arange(sr.shape[1]) * raw.shape[1] // sr.shape[1]

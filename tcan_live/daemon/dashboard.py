@@ -45,6 +45,7 @@ def status_table(daemon: Daemon, title: str = "tcan-live", final: bool = False) 
         sent = daemon.publisher.stats
         row("previews", f"{daemon.publisher.endpoint}  sent {sent.sent}")
     row("frames in", f"{stats.received} (+{stats.resumed} resumed from the store)")
+    row("progress", daemon.progress.describe())
     row("frames out", f"{stats.enhanced} super-resolved, {stats.skipped} skipped")
     kept = daemon.store.rejected_dir().relative_to(daemon.output.parent)
     row("rejected", f"{stats.rejected} (kept in {kept})")

@@ -23,7 +23,7 @@ from tcan_live.daemon.service import Daemon, DaemonError
 from tcan_live.pipeline.stats import StatsSnapshot
 from tcan_live.preview.config import PreviewConfig
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import is_unstarted_store, stored_layout
+from tcan_live.sinks.store_layout import is_unstarted_store, stored_layout
 from tcan_live.sources.mmcore import PymmcorePlusSourceConfig
 
 CHANNELS = ("microtubules", "actin")
@@ -41,6 +41,8 @@ class DemoResult:
     composite: Path | None
     stats: StatsSnapshot
     frames: int
+    z_slices: int
+    positions: int
     raw_pixel_size_nm: float
     acquisition_s: float
     total_s: float
@@ -60,13 +62,38 @@ def demo_engines(engines_dir: Path) -> dict[str, Path]:
     return engines
 
 
-def simulate_stack(frames: int, size: int, seed: int) -> tuple[np.ndarray, float]:
-    """Simulate a (T, 2, size, size) uint16 microtubules + actin movie and its pixel size."""
+Z_STEP_UM = 0.5
+POSITION_SPACING_UM = 200.0
+
+
+def simulate_stack(
+    frames: int, size: int, seed: int, z_slices: int = 1, positions: int = 1
+) -> tuple[np.ndarray, float]:
+    """Simulate a (P, T, 2, Z, size, size) uint16 microtubules + actin movie and its pixel size.
+
+    Each position is a field of its own (another seed); slices away from the middle one are
+    the in-focus field blurred by a defocus that grows with the distance (a demonstration of
+    a z-stack, not a 3D sample).
+    """
+    from scipy.ndimage import gaussian_filter
+
     from tcan_live.simulate.timelapse import simulate_timelapse
 
-    movie = simulate_timelapse(CHANNELS, frames, size, np.random.default_rng(seed))
-    stack = np.clip(np.rint(movie.lr), 0, np.iinfo(np.uint16).max).astype(np.uint16)
-    return stack, movie.lr_pixel_size_nm
+    fields = []
+    pixel_size_nm = 0.0
+    for p in range(positions):
+        movie = simulate_timelapse(CHANNELS, frames, size, np.random.default_rng([seed, p]))
+        pixel_size_nm = movie.lr_pixel_size_nm
+        centre = (z_slices - 1) / 2
+        slices = [
+            movie.lr
+            if z == centre
+            else gaussian_filter(movie.lr, (0, 0, *(2 * abs(z - centre),) * 2))
+            for z in range(z_slices)
+        ]
+        fields.append(np.stack(slices, axis=2))
+    stack = np.clip(np.rint(np.stack(fields)), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+    return stack, pixel_size_nm
 
 
 def demo_config(store: Path, engines: dict[str, Path], preview: bool) -> DaemonConfig:
@@ -98,6 +125,8 @@ def run_demo(
     engines_dir: Path,
     preview: bool = True,
     seed: int = 0,
+    z_slices: int = 1,
+    positions: int = 1,
     stop: threading.Event | None = None,
     on_start: Callable[[Daemon], None] | None = None,
     on_tick: Callable[[], None] | None = None,
@@ -114,6 +143,9 @@ def run_demo(
         Folder holding ``microtubules-small`` and ``actin-small``.
     preview
         Publish previews on the default loopback address.
+    z_slices, positions
+        A z-stack of this many slices (``Z_STEP_UM`` apart) at each of this many stage
+        positions (``POSITION_SPACING_UM`` apart), through the MDA's own z and position plans.
     stop
         Set it (e.g. on Ctrl-C) to cancel the acquisition; frames acquired so far are stored.
     on_start, on_tick
@@ -128,10 +160,26 @@ def run_demo(
     stop = stop or threading.Event()
     engines = demo_engines(engines_dir)
     store = fresh_store(out)
-    stack, pixel_size_nm = simulate_stack(frames, size, seed)
-    core = build_demo_core(stack, list(CHANNELS), pixel_size_um=pixel_size_nm / 1000.0)
+    stack, pixel_size_nm = simulate_stack(frames, size, seed, z_slices, positions)
+    places = [(p * POSITION_SPACING_UM, 0.0) for p in range(positions)]
+    core = build_demo_core(
+        stack,
+        list(CHANNELS),
+        pixel_size_um=pixel_size_nm / 1000.0,
+        z_step_um=Z_STEP_UM,
+        positions_um=places,
+    )
+    plans: dict[str, object] = {}
+    if z_slices > 1:
+        plans["z_plan"] = {"range": (z_slices - 1) * Z_STEP_UM, "step": Z_STEP_UM}
+    if positions > 1:
+        plans["stage_positions"] = [
+            useq.Position(x=x, y=y, z=0.0, name=f"Pos{p}") for p, (x, y) in enumerate(places)
+        ]
     sequence = useq.MDASequence(
-        channels=list(CHANNELS), time_plan={"interval": FRAME_INTERVAL_S, "loops": frames}
+        channels=list(CHANNELS),
+        time_plan={"interval": FRAME_INTERVAL_S, "loops": frames},
+        **plans,
     )
     daemon = Daemon(demo_config(store, engines, preview), core=core)
     try:
@@ -162,6 +210,8 @@ def run_demo(
         composite=composite,
         stats=stats,
         frames=frames,
+        z_slices=z_slices,
+        positions=positions,
         raw_pixel_size_nm=pixel_size_nm,
         acquisition_s=acquired_s,
         total_s=time.monotonic() - started,

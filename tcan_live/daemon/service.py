@@ -25,10 +25,12 @@ from tcan_live.engine.loaded_engine import Engine
 from tcan_live.metrics import decorrelation_resolution
 from tcan_live.pipeline.pipeline import Pipeline
 from tcan_live.pipeline.preview_feed import PreviewFeed
+from tcan_live.pipeline.progress import AcquisitionProgress
 from tcan_live.pipeline.stats import StatsSnapshot
 from tcan_live.preview.publisher import PreviewPublisher
-from tcan_live.sinks.omezarr import OmeZarrSink, stored_layout
+from tcan_live.sinks.omezarr import OmeZarrSink
 from tcan_live.sinks.rejected import RejectedFrames
+from tcan_live.sinks.store_layout import stored_layout
 from tcan_live.sources.kind import SourceContext, SourceKind
 from tcan_live.sources.protocol import FrameSource, OnePassSource
 from tcan_live.sources.pycromanager_hook import ImageProcessFn, PycromanagerSource
@@ -96,7 +98,11 @@ class Daemon:
         except Exception:
             self._close_engines()
             raise
-        previews = PreviewFeed(self.publisher, self.channels) if self.publisher else None
+        previews = (
+            PreviewFeed(self.publisher, self.channels, z_projection=config.preview.z_projection)
+            if self.publisher
+            else None
+        )
         self.pipeline = Pipeline(
             self.channels,
             enhancers,
@@ -107,9 +113,14 @@ class Daemon:
             limits=config.performance,
             qc_resolution=decorrelation_resolution,
             time_increment_s=config.output.time_increment_s,
+            z_step_nm=config.output.z_step_nm,
         )
         self.pipeline.events.frame_enhanced.connect(self._on_enhanced)
         self.pipeline.events.error.connect(self._remember_error)
+        self.progress = AcquisitionProgress()
+        self.pipeline.events.frame_stored.connect(self.progress.record)
+        if core is not None:  # an MDA announces its plan: the dashboard shows n of N per axis
+            core.mda.events.sequenceStarted.connect(self._on_sequence_started)
         self.source: FrameSource | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -154,6 +165,7 @@ class Daemon:
             skip_keys=held.keys if held else (),
             skip_origins=(held.origins if held else frozenset()) | kept_aside,
             exclude=(self.output,),
+            first_run=max(held.runs, default=-1) + 1 if held else 0,
         )
         self.source = make_source(self.config.source, context)
         return self.source
@@ -205,6 +217,8 @@ class Daemon:
                     if self._running:
                         self.pipeline.stop(drain=drain)
                 finally:
+                    if self._core is not None:
+                        self._core.mda.events.sequenceStarted.disconnect(self._on_sequence_started)
                     self.store.close()
                     if self.publisher is not None:
                         self.publisher.close()
@@ -232,11 +246,29 @@ class Daemon:
             )
         return self.source.image_process_fn
 
+    def new_acquisition(self) -> None:
+        """Mark the start of another pycromanager acquisition through the same hook.
+
+        Its frames become a new run (new images in the store) instead of duplicates of the
+        previous acquisition's indices.
+        """
+        if not isinstance(self.source, PycromanagerSource):
+            raise DaemonError(
+                "new_acquisition needs a started daemon with source.kind = 'pycromanager' "
+                "(pymmcore-plus MDAs start a new run by themselves)"
+            )
+        self.source.new_acquisition()
+
     # -- callbacks (pipeline and source threads) -----------------------------------------------
 
     def _on_enhanced(self, frame: Frame, result: EnhanceResult, qc: Mapping[str, Any]) -> None:
         latest = self.last_qc.setdefault(frame.channel, {})
         latest.update({"t": frame.t, **qc})
+
+    def _on_sequence_started(self, sequence: Any, *_: Any) -> None:
+        sizes = getattr(sequence, "sizes", None)
+        if isinstance(sizes, Mapping):
+            self.progress.plan(sizes)
 
     def _remember_error(self, message: str) -> None:
         self.errors.append(message)

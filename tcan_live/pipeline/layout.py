@@ -56,4 +56,5 @@ def layout_from_frame(
         sr_pixel_size_nm=sr_pixel_size,
         raw_dtype=str(frame.image.dtype),
         time_increment_s=time_increment_s,
+        z_step_nm=frame.z_step_nm,
     )

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from queue import SimpleQueue
 from typing import Any
 
@@ -89,6 +89,10 @@ class Pipeline:
     qc_resolution
         Optional resolution estimator (image, pixel size nm) -> nm, run every
         ``limits.qc_every`` frames per channel.
+    time_increment_s
+        Interval between time points, for the output's metadata.
+    z_step_nm
+        Distance between z slices every frame is given (overriding what its source reports).
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class Pipeline:
         limits: PipelineLimits | None = None,
         qc_resolution: QcEstimator | None = None,
         time_increment_s: float | None = None,
+        z_step_nm: float | None = None,
     ) -> None:
         missing = [channel.name for channel in channels if channel.name not in enhancers]
         if missing:
@@ -111,6 +116,7 @@ class Pipeline:
         self.enhancers = dict(enhancers)
         self.rejected = rejected
         self.time_increment_s = time_increment_s
+        self.z_step_nm = z_step_nm
         self.layout: AcquisitionLayout | None = None
         self.backlog = backlog
         self.sinks = list(sinks)
@@ -214,9 +220,10 @@ class Pipeline:
 
     def _ingest(self, frame: Frame, submitted: float) -> None:
         if frame.problem is not None:  # failed the frame check at its source: keep it aside
-            where = f"{frame.origin} t={frame.t} channel {frame.channel!r}"
-            self._reject(frame, f"{where}: {frame.problem}")
+            self._reject(frame, f"{frame.origin} {frame.key.describe()}: {frame.problem}")
             return
+        if self.z_step_nm is not None and frame.z_step_nm != self.z_step_nm:
+            frame = replace(frame, z_step_nm=self.z_step_nm)  # the configured step wins
         try:
             if self.layout is None:
                 self._setup(
@@ -225,15 +232,14 @@ class Pipeline:
             is_new = self.backlog.store_raw(frame)
         except OSError as error:
             # Not stored (disk full): keep it in memory so it is still enhanced if possible.
-            self._report(f"t={frame.t} channel {frame.channel!r}: raw not stored: {error}")
+            self._report(f"{frame.key.describe()}: raw not stored: {error}")
             keep: Frame | None = frame
         except ValueError as error:  # includes FrameRejected: the store cannot hold this frame
             self._reject(frame, str(error))
             return
         else:
             if not is_new:
-                log.warning("t=%d channel %r: duplicate frame ignored", frame.t, frame.channel)
-                self.stats.add(duplicates=1)
+                self._duplicate(frame)
                 return
             self.stats.add(stored=1)
             self.events.frame_stored.emit(frame.key)
@@ -254,10 +260,10 @@ class Pipeline:
                 self._condition.wait()
             if self._stopping and not self._drain:
                 return None
-            channel = self._window[0].key[1]
+            channel = self._window[0].key.channel
             batch: list[_Work] = []
             for work in list(self._window)[: self.limits.batch_frames * 4]:
-                if work.key[1] == channel and len(batch) < self.limits.batch_frames:
+                if work.key.channel == channel and len(batch) < self.limits.batch_frames:
                     batch.append(work)
             for work in batch:
                 self._window.remove(work)
@@ -280,13 +286,13 @@ class Pipeline:
                     self._condition.notify_all()
 
     def _process(self, batch: list[_Work]) -> None:
-        channel = batch[0].key[1]
+        channel = batch[0].key.channel
         frames: list[tuple[_Work, Frame]] = []
         for work in batch:
             try:
                 frame = work.frame or self.backlog.load_raw(work.key)
             except (OSError, KeyError, ValueError) as error:
-                self._report(f"t={work.key[0]} channel {channel!r}: raw not readable: {error}")
+                self._report(f"{work.key.describe()}: raw not readable: {error}")
                 continue
             frames.append((work, frame))
         enhancer = self.enhancers[channel]  # the store holds only configured channels
@@ -336,7 +342,7 @@ class Pipeline:
             for sink in self.sinks:
                 sink.append(frame, result, qc)
         except OSError as error:  # e.g. disk full: stays pending, the next run completes it
-            self._report(f"t={frame.t} channel {frame.channel!r}: result not written: {error}")
+            self._report(f"{frame.key.describe()}: result not written: {error}")
             return
         except ValueError as error:  # the store cannot hold this result, now or ever
             self._skip(frame, f"result not written: {error}", error=True)
@@ -352,7 +358,7 @@ class Pipeline:
         ``error``: the cause is a failure (an engine or a store that failed on it), counted
         with the errors, not only a frame outside what the engine takes.
         """
-        message = f"{frame.origin} t={frame.t} channel {frame.channel!r}: {reason}"
+        message = f"{frame.origin} {frame.key.describe()}: {reason}"
         if error:
             self.stats.add(errors=1)
             self.events.error.emit(message)
@@ -361,16 +367,34 @@ class Pipeline:
             for sink in self.sinks:
                 sink.skip(frame, reason)
         except (OSError, ValueError) as error:
-            self._report(f"t={frame.t} channel {frame.channel!r}: skip not recorded: {error}")
+            self._report(f"{frame.key.describe()}: skip not recorded: {error}")
         self.stats.add(skipped=1)
         self.events.frame_skipped.emit(frame, reason)
+
+    def _duplicate(self, frame: Frame) -> None:
+        """Handle a frame whose key is stored: ignored if it is the same frame, else kept."""
+        try:
+            stored = self.backlog.load_raw(frame.key)
+        except (KeyError, OSError, ValueError):
+            same = True  # its raw is no longer kept (include_raw off): nothing to compare
+        else:
+            same = np.array_equal(stored.image, frame.image)
+        if same:
+            log.warning("%s: duplicate frame ignored (already stored)", frame.key.describe())
+            self.stats.add(duplicates=1)
+            return
+        self._reject(
+            frame,
+            f"{frame.origin} {frame.key.describe()}: another frame with these indices is stored "
+            "already (a new acquisition reusing them?): kept aside",
+        )
 
     def _reject(self, frame: Frame, reason: str) -> None:
         """Keep a frame the store cannot hold beside the store instead of losing it."""
         try:
             where = self.rejected.keep(frame, reason)
         except (OSError, ValueError) as error:
-            self._report(f"t={frame.t} channel {frame.channel!r}: {reason}; not kept: {error}")
+            self._report(f"{frame.key.describe()}: {reason}; not kept: {error}")
             return
         log.error("%s (kept as %s)", reason, where)
         self.stats.add(skipped=1, rejected=1)

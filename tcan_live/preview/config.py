@@ -82,6 +82,8 @@ class PreviewConfig(FrozenModel):
         the ``.key_secret`` file). Enables CURVE encryption: subscribers need the public key.
     curve_authorized_keys_dir
         A folder of client public-key certificates; when set, only those clients may subscribe.
+    z_projection
+        Also publish each z-stack's running maximum projection per time point (``mip/...``).
     """
 
     enabled: bool = True
@@ -92,6 +94,7 @@ class PreviewConfig(FrozenModel):
     send_hwm: int = Field(2, ge=1, le=1000)
     curve_secret_key_file: ConfigPath | None = None
     curve_authorized_keys_dir: ConfigPath | None = None
+    z_projection: bool = False
 
     @model_validator(mode="after")
     def _address_allowed(self) -> PreviewConfig:

@@ -1,7 +1,9 @@
 """The preview wire format: multipart ZeroMQ message [topic, JSON header, pixel bytes].
 
 Topic: ``"<kind>/<channel>"`` in UTF-8 (``sr/microtubules``, ``raw/actin``,
-``composite/microtubules+actin``), so a subscriber filters by prefix (``"sr/"``).
+``composite/microtubules+actin``, ``mip/actin``), so a subscriber filters by prefix
+(``"sr/"``); frames of any image but the first (another stage position, grid tile or run) add
+``"/<image>"`` (``sr/actin/p1``, ``sr/actin/p0g3``, ``sr/actin/p2r1``).
 Header: a UTF-8 JSON object whose ``version`` is :data:`PROTOCOL_VERSION`; fields in
 docs/outputs.md. Pixels: the image in C order, little-endian, ``shape`` and ``dtype`` as in
 the header. Decoding checks every field, so malformed or hostile messages are refused with a
@@ -17,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from tcan_live.core.acquisition import ImageKey
 from tcan_live.core.json_safe import dumps
 
 PROTOCOL_VERSION = 1
-KINDS = ("raw", "sr", "composite")
+KINDS = ("raw", "sr", "composite", "mip")
 WIRE_DTYPES = ("uint8", "uint16", "float32")
 MAX_HEADER_BYTES = 65536
 MAX_SIDE = 16384
@@ -40,7 +43,7 @@ class Preview:
 
     @property
     def kind(self) -> str:
-        """``raw``, ``sr`` or ``composite``."""
+        """``raw``, ``sr``, ``composite`` or ``mip``."""
         return str(self.header["kind"])
 
     @property
@@ -54,9 +57,16 @@ class Preview:
         return int(self.header["t"])
 
 
-def topic_for(kind: str, channel: str) -> str:
-    """Return the topic of a preview of ``kind`` for ``channel``."""
-    return f"{kind}/{channel}"
+def image_label(key: ImageKey) -> str:
+    """Return the topic suffix of an image: empty for the first (position 0, tile 0, run 0)."""
+    if key == ImageKey():
+        return ""
+    return f"p{key.p}" + (f"g{key.g}" if key.g else "") + (f"r{key.run}" if key.run else "")
+
+
+def topic_for(kind: str, channel: str, image: str = "") -> str:
+    """Return the topic of a preview of ``kind`` for ``channel`` of ``image`` (a label)."""
+    return f"{kind}/{channel}" + (f"/{image}" if image else "")
 
 
 def encode(header: dict[str, Any], image: np.ndarray) -> list[bytes]:
@@ -74,7 +84,7 @@ def encode(header: dict[str, Any], image: np.ndarray) -> list[bytes]:
         "shape": list(wire.shape),
         "dtype": wire.dtype.name,
     }
-    topic = topic_for(str(full["kind"]), str(full["channel"]))
+    topic = topic_for(str(full["kind"]), str(full["channel"]), str(full.get("image", "")))
     return [topic.encode(), dumps(full).encode(), wire.tobytes()]
 
 
@@ -125,7 +135,8 @@ def decode(parts: list[bytes]) -> Preview:
     channel = _field(header, "channel", str)
     _field(header, "t", int)
     _field(header, "seq", int)
-    if topic != topic_for(header["kind"], channel):
+    image_name = header.get("image", "")
+    if not isinstance(image_name, str) or topic != topic_for(header["kind"], channel, image_name):
         raise ProtocolError(f"preview topic {topic!r} does not match its header")
     pixel_size = header.get("pixel_size_nm")
     if pixel_size is not None and not (

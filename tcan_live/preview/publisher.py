@@ -40,6 +40,10 @@ class _Request:
     header: dict[str, Any]
     queued_at: float = field(default_factory=time.monotonic)
 
+    @property
+    def topic(self) -> str:
+        return topic_for(self.kind, self.channel, str(self.header.get("image", "")))
+
 
 @dataclass
 class PublisherStats:
@@ -146,6 +150,7 @@ class PreviewPublisher:
         qc: Mapping[str, Any] | None = None,
         color: str | None = None,
         timestamp: float | None = None,
+        index: Mapping[str, Any] | None = None,
     ) -> None:
         """Offer one frame's preview; returns at once (the array must not be modified later).
 
@@ -167,10 +172,14 @@ class PreviewPublisher:
             Display colour ``RRGGBB`` of the channel.
         timestamp
             Acquisition time of the frame (seconds since the epoch), if known.
+        index
+            Where else the frame belongs: ``image`` (the topic suffix), ``p``, ``z``, ``g``,
+            ``run``, ``position`` (name); copied into the header.
         """
-        if kind not in ("raw", "sr"):
-            raise ValueError(f"preview kind {kind!r}: expected 'raw' or 'sr'")
+        if kind not in ("raw", "sr", "mip"):
+            raise ValueError(f"preview kind {kind!r}: expected 'raw', 'sr' or 'mip'")
         header: dict[str, Any] = {
+            **dict(index or {}),
             "t": t,
             "pixel_size_nm": pixel_size_nm,
             "latency_ms": latency_ms,
@@ -190,6 +199,7 @@ class PreviewPublisher:
         latency_ms: float | None = None,
         qc: Mapping[str, Any] | None = None,
         timestamp: float | None = None,
+        index: Mapping[str, Any] | None = None,
     ) -> None:
         """Offer a dual-colour (or multi-colour) RGB composite of one time point's channels.
 
@@ -198,6 +208,7 @@ class PreviewPublisher:
         """
         names = tuple(images)
         header: dict[str, Any] = {
+            **dict(index or {}),
             "t": t,
             "pixel_size_nm": pixel_size_nm,
             "latency_ms": latency_ms,
@@ -217,7 +228,7 @@ class PreviewPublisher:
         )
 
     def _offer(self, request: _Request) -> None:
-        topic = topic_for(request.kind, request.channel)
+        topic = request.topic
         with self._condition:
             self.stats.published += 1
             if self._closing:

@@ -23,12 +23,16 @@ class OutputConfig(FrozenModel):
         (survives power loss, at the cost of a disk flush per frame).
     time_increment_s
         Interval between time points, written to the NGFF ``t`` axis scale (none: unknown).
+    z_step_nm
+        Distance between z slices, written to the NGFF ``z`` axis scale. Overrides what the
+        source reports (an MDA's z plan, an MMStack summary); none and unreported: unknown.
     """
 
     path: ConfigPath
     include_raw: bool = True
     fsync: bool = True
     time_increment_s: float | None = Field(None, gt=0)
+    z_step_nm: float | None = Field(None, gt=0, le=1e7)
 
     @field_validator("path", mode="before")
     @classmethod

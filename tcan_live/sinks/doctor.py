@@ -20,15 +20,19 @@ import numpy as np
 import zarr
 from zarr.storage import LocalStore
 
-from tcan_live.core.acquisition import FrameKey
+from tcan_live.core.acquisition import FrameKey, Position
 from tcan_live.core.frame_check import MAX_TIME_INDEX
-from tcan_live.sinks.omezarr import (
+from tcan_live.sinks.store_layout import (
     BACKLOG_GROUP,
     JOURNAL_PATH,
-    LAYOUT_ATTRIBUTE,
-    RAW_ARRAY_PATH,
-    SR_ARRAY_PATH,
+    RAW_GROUP,
+    SR_GROUP,
     ZarrArray,
+    array_path,
+    record_key,
+    stored_images,
+    stored_includes_raw,
+    stored_layout,
 )
 from tcan_live.sinks.store_lock import StoreInUseError, StoreLock
 
@@ -70,31 +74,29 @@ def examine_store(path: str | Path) -> StoreReport:
     report = StoreReport(store)
     if not (store / "zarr.json").is_file():
         raise ValueError(f"{store}: not a Zarr store (no zarr.json): expected a tcan-live store")
-    root = zarr.open_group(LocalStore(store, read_only=True), mode="r")
-    document = root.attrs.get(LAYOUT_ATTRIBUTE)
-    if not isinstance(document, dict) or "layout" not in document:
-        raise ValueError(f"{store}: a Zarr store not written by tcan-live (no layout attribute)")
-    layout = document["layout"]
-    channels = [str(channel["name"]) for channel in layout.get("channels", [])]
+    layout = stored_layout(store)  # raises for a store of another writer or format
+    assert layout is not None
+    channels = [channel.name for channel in layout.channels]
+    raw_kept = stored_includes_raw(store)
     _writer(store, report)
     records = _journal(store, report)
-    arrays = {
-        "sr": SR_ARRAY_PATH,
-        "raw": RAW_ARRAY_PATH if layout.get("include_raw", True) else None,
-    }
-    chunks: dict[str, set[FrameKey]] = {}
-    for name, array_path in arrays.items():
-        if array_path is None:
-            continue
-        try:
-            array: ZarrArray = zarr.open_array(
-                LocalStore(store / array_path, read_only=True), mode="r"
-            )
-        except (OSError, ValueError, KeyError) as error:
-            report.damage.append(f"{name}: the array cannot be opened ({error})")
-            continue
-        chunks[name] = _chunks(store / array_path, array, name, channels, report)
-    _agreement(records, chunks, layout, report)
+    kinds = {"sr": SR_GROUP, "raw": RAW_GROUP if raw_kept else None}
+    chunks: dict[str, set[FrameKey]] = {name: set() for name, group in kinds.items() if group}
+    for image in stored_images(store):
+        for name, group in kinds.items():
+            if group is None:
+                continue
+            where = f"{name} image {image.series}"
+            try:
+                array: ZarrArray = zarr.open_array(
+                    LocalStore(store / array_path(group, image.series), read_only=True), mode="r"
+                )
+            except (OSError, ValueError, KeyError) as error:
+                report.damage.append(f"{where}: the array cannot be opened ({error})")
+                continue
+            folder = store / array_path(group, image.series)
+            chunks[name] |= _chunks(folder, array, where, image.position, channels, report)
+    _agreement(records, chunks, raw_kept, report)
     return report
 
 
@@ -154,16 +156,21 @@ def _chunk_keys(folder: Path) -> list[tuple[int, ...]]:
 
 
 def _chunks(
-    folder: Path, array: ZarrArray, name: str, channels: list[str], report: StoreReport
+    folder: Path,
+    array: ZarrArray,
+    name: str,
+    position: Position,
+    channels: list[str],
+    report: StoreReport,
 ) -> set[FrameKey]:
-    times, channel_count = array.shape[0], array.shape[1]
+    times, channel_count, slices = array.shape[:3]
     keys = _chunk_keys(folder)
     present: set[FrameKey] = set()
-    outside = [key for key in keys if key[0] >= times or key[1] >= channel_count]
+    outside = [k for k in keys if k[0] >= times or k[1] >= channel_count or k[2] >= slices]
     for key in outside[:5]:
         report.damage.append(
-            f"{name}: chunk t={key[0]} c={key[1]} lies outside the array's shape {array.shape}: "
-            "no reader sees that frame"
+            f"{name}: chunk t={key[0]} c={key[1]} z={key[2]} lies outside the array's shape "
+            f"{array.shape}: no reader sees that frame"
         )
     if len(outside) > 5:
         report.damage.append(f"{name}: {len(outside) - 5} more chunks outside the array's shape")
@@ -171,14 +178,19 @@ def _chunks(
         if key in outside:
             continue
         try:
-            np.asarray(array[key[0], key[1]])
+            np.asarray(array[key[0], key[1], key[2]])
         except Exception as error:  # whatever the codec raises on a damaged chunk
             report.damage.append(
-                f"{name}: chunk t={key[0]} c={key[1]} does not decode ({type(error).__name__})"
+                f"{name}: chunk t={key[0]} c={key[1]} z={key[2]} does not decode "
+                f"({type(error).__name__})"
             )
             continue
         if key[1] < len(channels):
-            present.add((key[0], channels[key[1]]))
+            present.add(
+                FrameKey(
+                    key[0], channels[key[1]], key[2], position.index, position.grid, position.run
+                )
+            )
     last = max((key[0] for key in keys), default=-1)
     if times > MAX_TIME_INDEX or times > 2 * (last + 1) + 1000:
         report.damage.append(
@@ -191,7 +203,7 @@ def _chunks(
 def _agreement(
     records: list[dict[str, Any]],
     chunks: dict[str, set[FrameKey]],
-    layout: dict[str, Any],
+    raw_kept: bool,
     report: StoreReport,
 ) -> None:
     by_event: dict[str, Counter[FrameKey]] = {"raw": Counter(), "sr": Counter(), "skip": Counter()}
@@ -199,20 +211,20 @@ def _agreement(
     for record in records:
         event = str(record.get("event"))
         if event in by_event:
-            by_event[event][(int(record["t"]), str(record["channel"]))] += 1
+            by_event[event][record_key(record)] += 1
         if event == "skip":
             reasons[str(record.get("reason", "no reason recorded"))] += 1
     for event, counter in by_event.items():
         twice = [key for key, count in counter.items() if count > 1]
         if twice:
             report.damage.append(
-                f"{len(twice)} frame(s) journalled as {event} more than once (e.g. t={twice[0][0]} "
-                f"{twice[0][1]!r}): two writers on one store"
+                f"{len(twice)} frame(s) journalled as {event} more than once (e.g. "
+                f"{twice[0].describe()}): two writers on one store"
             )
     raw, sr, skip = (set(by_event[event]) for event in ("raw", "sr", "skip"))
     if "raw" in chunks:
         _compare("raw", raw, chunks["raw"], report)
-    elif not layout.get("include_raw", True):
+    elif not raw_kept:
         report.notes.append(
             f"raw frames not kept (include_raw = false; {BACKLOG_GROUP} holds pending)"
         )
@@ -223,8 +235,8 @@ def _agreement(
     if pending:
         first = min(pending)
         report.notes.append(
-            f"{len(pending)} frame(s) pending (raw stored, not enhanced; e.g. t={first[0]} "
-            f"{first[1]!r}): the run stopped first; the same command resumes them"
+            f"{len(pending)} frame(s) pending (raw stored, not enhanced; e.g. "
+            f"{first.describe()}): the run stopped first; the same command resumes them"
         )
     for reason, count in reasons.most_common(5):
         report.notes.append(f"{count} frame(s) skipped: {reason}")
@@ -236,17 +248,17 @@ def _compare(
     missing = sorted(journalled - on_disk)
     if missing:
         report.damage.append(
-            f"{name}: {len(missing)} journalled frame(s) have no chunk (e.g. t={missing[0][0]} "
-            f"{missing[0][1]!r}): lost after they were recorded"
+            f"{name}: {len(missing)} journalled frame(s) have no chunk (e.g. "
+            f"{missing[0].describe()}): lost after they were recorded"
         )
     unrecorded = sorted(on_disk - journalled)
     if len(unrecorded) == 1:  # one write cut short by a kill: the next run writes it again
         report.notes.append(
-            f"{name}: 1 chunk without its journal record (t={unrecorded[0][0]} "
-            f"{unrecorded[0][1]!r}): a write cut short; the next run on the store redoes it"
+            f"{name}: 1 chunk without its journal record ({unrecorded[0].describe()}): a write "
+            "cut short; the next run on the store redoes it"
         )
     elif unrecorded:
         report.damage.append(
             f"{name}: {len(unrecorded)} chunk(s) without a journal record (e.g. "
-            f"t={unrecorded[0][0]} {unrecorded[0][1]!r}): written by another writer, or by hand"
+            f"{unrecorded[0].describe()}): written by another writer, or by hand"
         )

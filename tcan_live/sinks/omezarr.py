@@ -1,21 +1,10 @@
 """OME-Zarr (NGFF 0.5, Zarr v3) output that is also the daemon's durable raw backlog.
 
-Layout of ``OUT.zarr`` (see docs/outputs.md)::
-
-    zarr.json                 root group; attribute ``tcan_live`` holds the acquisition layout
-    sr/    zarr.json, 0/      NGFF image: super-resolved frames, float32 (t, c, y, x)
-    raw/   zarr.json, 0/      NGFF image: raw frames as acquired (when ``include_raw``)
-    tcan_live/  zarr.json     plain Zarr group (not an image)
-    tcan_live/journal.jsonl   one JSON line per event: raw stored, SR stored, frame skipped
-    tcan_live/backlog/        raw frames awaiting SR when ``include_raw`` is off
-    tcan_live/rejected/       frames the arrays cannot hold, as TIFF + JSON (see .rejected)
-
-Only this module spells that layout: other parts ask for :func:`open_sr`, :func:`open_raw`,
-:func:`rejected_dir` and :meth:`OmeZarrSink.resume_state`.
-
-Every frame is one chunk (1, 1, Y, X); the t axis grows as frames arrive. Zarr's local store
-writes each chunk and metadata document to a temporary file and renames it into place, so a
-chunk is either absent or whole. A frame counts as stored or completed only once its journal
+One image (t, c, z, y, x) per stage position, grid tile and run, raw and super-resolved, in
+the layout of :mod:`.store_layout`. Every frame is one chunk (1, 1, 1, Y, X); the t and z axes
+grow as frames arrive, and a new position's image is created with its first frame. Zarr's local
+store writes each chunk and metadata document to a temporary file and renames it into place, so
+a chunk is either absent or whole. A frame counts as stored or completed only once its journal
 line is written, and that line is appended after the chunk's rename, so a process killed at any
 point leaves at most an unjournalled frame, which ``pending()`` hands back for processing.
 """
@@ -29,53 +18,57 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
-from zarr.core.array import Array
 from zarr.storage import LocalStore
 
 from tcan_live.core.acquisition import (
     AcquisitionLayout,
-    ChannelInfo,
     EnhanceResult,
     Frame,
     FrameKey,
+    ImageKey,
+    Position,
 )
 from tcan_live.core.safe_paths import refuse_symlinks
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.journal import FrameJournal
-from tcan_live.sinks.ngff import AXES, image_attributes
-from tcan_live.sinks.store_lock import LOCK_NAME, StoreLock
+from tcan_live.sinks.ngff import (
+    AXES,
+    OME_XML_PATH,
+    container_attributes,
+    image_attributes,
+    image_name,
+    ome_xml,
+)
+from tcan_live.sinks.store_layout import (
+    BACKLOG_GROUP,
+    FORMAT_VERSION,
+    JOURNAL_PATH,
+    LAYOUT_ATTRIBUTE,
+    RAW_GROUP,
+    SR_GROUP,
+    WRITTEN_DIRS,
+    LayoutMismatchError,
+    StoredImage,
+    ZarrArray,
+    array_path,
+    image_path,
+    is_unstarted_store,
+    layout_document,
+    position_document,
+    position_from,
+    record_key,
+    rejected_dir,
+    stored_document,
+)
+from tcan_live.sinks.store_lock import StoreLock
 
-ZarrArray = Array[Any]
 SR_DTYPE = "float32"
-LAYOUT_ATTRIBUTE = "tcan_live"
-_FORMAT_VERSION = 1
-JOURNAL_PATH = "tcan_live/journal.jsonl"
-BACKLOG_GROUP = "tcan_live/backlog"
-_REJECTED = "tcan_live/rejected"
-SR_ARRAY_PATH = "sr/0"
-RAW_ARRAY_PATH = "raw/0"
-_WRITTEN_DIRS = ("sr", SR_ARRAY_PATH, "raw", RAW_ARRAY_PATH, "tcan_live", BACKLOG_GROUP)
-
-
-def open_sr(path: str | Path) -> ZarrArray:
-    """Open a store's super-resolved array (t, c, y, x) read-only."""
-    return zarr.open_array(LocalStore(Path(path) / SR_ARRAY_PATH, read_only=True), mode="r")
-
-
-def open_raw(path: str | Path) -> ZarrArray:
-    """Open a store's raw array (t, c, y, x) read-only (stores written with ``include_raw``)."""
-    return zarr.open_array(LocalStore(Path(path) / RAW_ARRAY_PATH, read_only=True), mode="r")
-
-
-def rejected_dir(path: str | Path) -> Path:
-    """Where frames a store cannot hold are kept (TIFF + JSON), inside the store."""
-    return Path(path) / _REJECTED
 
 
 @dataclass(frozen=True)
@@ -85,30 +78,28 @@ class ResumeState:
     Attributes
     ----------
     keys
-        (t, channel) of every stored frame, completed or pending.
+        The keys of every stored frame, completed or pending.
     origins
         Origins (file and position) of those frames.
+    runs
+        Runs (acquisitions) the store holds: a new one gets the next number.
     """
 
     keys: frozenset[FrameKey]
     origins: frozenset[str]
-
-
-class LayoutMismatchError(ValueError):
-    """An existing store was written for a different acquisition layout."""
+    runs: frozenset[int]
 
 
 class OutputFullError(OSError):
     """The output's disk is full (ENOSPC); frames written before are intact."""
 
 
-def _layout_document(layout: AcquisitionLayout, include_raw: bool) -> dict[str, Any]:
-    document = asdict(layout)
-    document["channels"] = [asdict(channel) for channel in layout.channels]
-    document["raw_shape"] = list(layout.raw_shape)
-    document["sr_shape"] = list(layout.sr_shape)
-    document["include_raw"] = include_raw
-    return document
+@dataclass
+class _Image:
+    series: int
+    position: Position
+    sr: ZarrArray
+    raw: ZarrArray
 
 
 def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
@@ -121,9 +112,8 @@ def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) ->
     else:
         for old, new in zip(stored.get("channels", []), wanted["channels"], strict=True):
             if old.get("engine") and new.get("engine") and old["engine"] != new["engine"]:
-                differences.append(
-                    f"channel {new['name']}: engine {old['engine']} != {new['engine']}"
-                )
+                engines = f"{old['engine']} != {new['engine']}"
+                differences.append(f"channel {new['name']}: engine {engines}")
     for field in ("raw_shape", "sr_shape", "raw_dtype", "include_raw"):
         if stored.get(field) != wanted[field]:
             differences.append(f"{field} {stored.get(field)} != {wanted[field]}")
@@ -132,35 +122,6 @@ def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) ->
         if not isinstance(old, (int, float)) or not math.isclose(old, wanted[field], rel_tol=1e-6):
             differences.append(f"{field} {old} != {wanted[field]}")
     return differences
-
-
-def is_unstarted_store(path: Path) -> bool:
-    """Whether ``path`` is a folder a writer locked but never wrote a frame to (or empty)."""
-    return path.is_dir() and {p.name for p in path.iterdir()} <= {LOCK_NAME}
-
-
-def stored_layout(path: str | Path) -> AcquisitionLayout | None:
-    """Return the layout an existing tcan-live store was written for, or None if none exists.
-
-    Lets a restarted daemon set the store up (and resume its backlog) before any new frame
-    arrives.
-    """
-    root_path = Path(path)
-    if not (root_path / "zarr.json").exists():
-        return None
-    root = zarr.open_group(LocalStore(root_path, read_only=True), mode="r")
-    document = root.attrs.get(LAYOUT_ATTRIBUTE, {})
-    if not isinstance(document, dict) or "layout" not in document:
-        raise LayoutMismatchError(
-            f"{root_path} is a Zarr store not written by tcan-live "
-            f"(no '{LAYOUT_ATTRIBUTE}' attribute): choose another output path"
-        )
-    stored = dict(document["layout"])
-    stored.pop("include_raw", None)
-    stored["channels"] = tuple(ChannelInfo(**channel) for channel in stored["channels"])
-    stored["raw_shape"] = tuple(stored["raw_shape"])
-    stored["sr_shape"] = tuple(stored["sr_shape"])
-    return AcquisitionLayout(**stored)
 
 
 class OmeZarrSink:
@@ -189,8 +150,7 @@ class OmeZarrSink:
         self._layout: AcquisitionLayout | None = None
         self._journal: FrameJournal | None = None
         self._root: zarr.Group | None = None
-        self._raw: ZarrArray | None = None
-        self._sr: ZarrArray | None = None
+        self._images: dict[ImageKey, _Image] = {}
         self._channel_index: dict[str, int] = {}
         self._raw_records: dict[FrameKey, dict[str, Any]] = {}
         self._done: dict[FrameKey, dict[str, Any]] = {}
@@ -219,7 +179,7 @@ class OmeZarrSink:
         Raises
         ------
         LayoutMismatchError
-            The store exists with other channels, shapes, pixel sizes or raw dtype.
+            The store exists with other channels, shapes, pixel sizes, raw dtype or format.
         UnsafePathError
             A folder the writer uses inside the store is a symbolic link.
         """
@@ -228,7 +188,7 @@ class OmeZarrSink:
                 raise RuntimeError(f"{self.path}: setup() was already called")
             if not layout.channels:
                 raise ValueError("layout: at least one channel is needed")
-            refuse_symlinks(self.path, _WRITTEN_DIRS)
+            refuse_symlinks(self.path, WRITTEN_DIRS)
             self._writer_lock.acquire()
             try:
                 self._open_for(layout)
@@ -238,99 +198,146 @@ class OmeZarrSink:
 
     def _open_for(self, layout: AcquisitionLayout) -> None:
         """Create or reopen the store for ``layout`` (the lock held); see :meth:`setup`."""
-        wanted = _layout_document(layout, self.config.include_raw)
+        wanted = layout_document(layout, self.config.include_raw)
         store = LocalStore(self.path)
-        if (self.path / "zarr.json").exists():
+        stored = stored_document(self.path)  # refuses foreign stores and other formats
+        if stored is not None:
             root = zarr.open_group(store, mode="r+")
-            stored = root.attrs.get(LAYOUT_ATTRIBUTE, {})
-            if not isinstance(stored, dict) or "layout" not in stored:
-                raise LayoutMismatchError(
-                    f"{self.path} is a Zarr store not written by tcan-live "
-                    f"(no '{LAYOUT_ATTRIBUTE}' attribute): choose another output path"
-                )
             differences = _layout_differences(stored["layout"], wanted)
             if differences:
                 raise LayoutMismatchError(
                     f"{self.path} holds another acquisition ({'; '.join(differences)}): "
                     "choose another output path"
                 )
-            self._raw = root[self._raw_path()]  # type: ignore[assignment]
-            self._sr = root[SR_ARRAY_PATH]  # type: ignore[assignment]
+            self._root = root
+            self._reopen_images()
         else:
             if not is_unstarted_store(self.path) and self.path.exists():
                 raise LayoutMismatchError(
                     f"{self.path} exists and is not a tcan-live store (it holds other files): "
                     "choose a new output path, e.g. OUT.zarr"
                 )
-            root = self._create(store, layout, wanted)
-        self._root = root
+            self._root = self._create(store, wanted)
         self._layout = layout
         self._channel_index = {channel.name: i for i, channel in enumerate(layout.channels)}
         self._remove_partial_files()
         self._journal = FrameJournal(self.path / JOURNAL_PATH, fsync=self.config.fsync)
         self._replay_journal(self._journal)
 
-    def _raw_path(self) -> str:
-        return RAW_ARRAY_PATH if self.config.include_raw else f"{BACKLOG_GROUP}/0"
+    def _raw_group(self) -> str:
+        return RAW_GROUP if self.config.include_raw else BACKLOG_GROUP
 
     def rejected_dir(self) -> Path:
         """Where frames this store cannot hold are kept (see :func:`rejected_dir`)."""
         return rejected_dir(self.path)
 
-    def _create(
-        self, store: LocalStore, layout: AcquisitionLayout, wanted: dict[str, Any]
-    ) -> zarr.Group:
+    def _create(self, store: LocalStore, wanted: dict[str, Any]) -> zarr.Group:
         # create_group, not open_group(mode="w-"): the folder already holds the writer's lock.
-        root = zarr.create_group(
-            store, attributes={LAYOUT_ATTRIBUTE: {"version": _FORMAT_VERSION, "layout": wanted}}
-        )
-        images = [("sr", layout.sr_shape, layout.sr_pixel_size_nm, SR_DTYPE)]
-        if self.config.include_raw:
-            images.append(("raw", layout.raw_shape, layout.raw_pixel_size_nm, layout.raw_dtype))
-        for name, shape, pixel_size_nm, dtype in images:
-            attributes = image_attributes(
-                name, layout.channels, pixel_size_nm, layout.time_increment_s, layout.raw_dtype
-            )
-            group = root.create_group(name, attributes={"ome": attributes})
-            array = self._create_array(group, shape, dtype, len(layout.channels))
-            if name == "sr":
-                self._sr = array
-            else:
-                self._raw = array
+        document = {"version": FORMAT_VERSION, "layout": wanted, "images": []}
+        root = zarr.create_group(store, attributes={LAYOUT_ATTRIBUTE: document})
+        kinds = [SR_GROUP, RAW_GROUP] if self.config.include_raw else [SR_GROUP]
+        for kind in kinds:
+            root.create_group(kind, attributes={"ome": container_attributes()})
         # A Zarr group, so readers listing the root see a node rather than a stray folder.
         root.create_group(
-            "tcan_live",
-            attributes={"journal": "journal.jsonl", "format_version": _FORMAT_VERSION},
+            "tcan_live", attributes={"journal": "journal.jsonl", "format_version": FORMAT_VERSION}
         )
         if not self.config.include_raw:
-            backlog = root.create_group(BACKLOG_GROUP)
-            self._raw = self._create_array(
-                backlog, layout.raw_shape, layout.raw_dtype, len(layout.channels)
-            )
+            root.create_group(BACKLOG_GROUP)
         return root
 
-    @staticmethod
-    def _create_array(
-        group: zarr.Group, shape: tuple[int, int], dtype: str, channels: int
-    ) -> ZarrArray:
-        return group.create_array(
-            "0",
-            shape=(0, channels, *shape),
-            chunks=(1, 1, *shape),
-            dtype=dtype,
-            fill_value=0,
-            dimension_names=AXES,
-        )
+    def _reopen_images(self) -> None:
+        """Find every image already in the store (its group's own record is authoritative)."""
+        assert self._root is not None
+        self._images = {}
+        series = 0
+        while (self.path / image_path(SR_GROUP, series) / "zarr.json").exists():
+            group = self._root[image_path(SR_GROUP, series)]
+            recorded = dict(group.attrs).get(LAYOUT_ATTRIBUTE)
+            position = position_from(recorded if isinstance(recorded, dict) else {})
+            try:
+                sr = self._root[array_path(SR_GROUP, series)]
+                raw = self._root[array_path(self._raw_group(), series)]
+            except KeyError:
+                break  # made only in part when the writer was killed: made again when needed
+            self._images[position.key] = _Image(series, position, sr, raw)  # type: ignore[arg-type]
+            series += 1
+        self._record_images()  # a kill after an image was made, before it was listed
+
+    def _image_for(self, frame: Frame) -> _Image:
+        image = self._images.get(frame.key.image)
+        if image is None:
+            image = self._new_image(frame.position, frame.z_step_nm)
+        return image
+
+    def _new_image(self, position: Position, z_step_nm: float | None) -> _Image:
+        """Make the arrays of a position's image; its z step is its first frame's, if known."""
+        assert self._root is not None and self._layout is not None
+        layout, series = self._layout, len(self._images)
+        if z_step_nm is None:
+            z_step_nm = layout.z_step_nm
+        arrays: dict[str, ZarrArray] = {}
+        kinds = [
+            (SR_GROUP, layout.sr_shape, layout.sr_pixel_size_nm, SR_DTYPE),
+            (self._raw_group(), layout.raw_shape, layout.raw_pixel_size_nm, layout.raw_dtype),
+        ]
+        for kind, shape, pixel_size_nm, dtype in kinds:
+            attributes: dict[str, Any] = {LAYOUT_ATTRIBUTE: position_document(position)}
+            if kind != BACKLOG_GROUP:
+                attributes["ome"] = image_attributes(
+                    kind,
+                    position,
+                    layout.channels,
+                    pixel_size_nm,
+                    z_step_nm,
+                    layout.time_increment_s,
+                    layout.raw_dtype,
+                )
+            # overwrite: a group of this number can only be what a killed writer left half made.
+            group = self._root.create_group(
+                image_path(kind, series), attributes=attributes, overwrite=True
+            )
+            arrays[kind] = group.create_array(
+                "0",
+                shape=(0, len(layout.channels), 0, *shape),
+                chunks=(1, 1, 1, *shape),
+                dtype=dtype,
+                fill_value=0,
+                dimension_names=AXES,
+            )
+        image = _Image(series, position, arrays[SR_GROUP], arrays[self._raw_group()])
+        self._images[position.key] = image
+        self._record_images()
+        return image
+
+    def _record_images(self) -> None:
+        """List the images in the root attributes and each container's OME-XML (for readers)."""
+        assert self._root is not None
+        ordered = sorted(self._images.values(), key=lambda image: image.series)
+        document = dict(self._root.attrs[LAYOUT_ATTRIBUTE])  # type: ignore[arg-type]
+        document["images"] = [
+            {"series": image.series, "position": position_document(image.position)}
+            for image in ordered
+        ]
+        self._root.attrs[LAYOUT_ATTRIBUTE] = document
+        kinds = [SR_GROUP, RAW_GROUP] if self.config.include_raw else [SR_GROUP]
+        for kind in kinds:
+            target = self.path / kind / OME_XML_PATH
+            target.parent.mkdir(parents=True, exist_ok=True)
+            names = [image_name(kind, image.position) for image in ordered]
+            partial = target.with_suffix(".partial")
+            partial.write_text(ome_xml(names), encoding="utf-8")
+            partial.replace(target)
 
     def _remove_partial_files(self) -> None:
         # Zarr's temporary files of a write interrupted by a kill: never part of the data.
-        for folder in (SR_ARRAY_PATH, self._raw_path()):
+        for folder in (SR_GROUP, self._raw_group()):
             for leftover in (self.path / folder).rglob("*.partial"):
                 leftover.unlink(missing_ok=True)
 
     def _replay_journal(self, journal: FrameJournal) -> None:
         for record in journal.records:
-            key = (int(record["t"]), str(record["channel"]))
+            key = record_key(record)
             if record.get("event") == "raw":
                 self._raw_records.setdefault(key, record)
             elif record.get("event") in ("sr", "skip"):
@@ -345,7 +352,7 @@ class OmeZarrSink:
         Raises
         ------
         ValueError
-            Unknown channel, wrong shape or a dtype that does not fit the store's raw dtype.
+            Unknown channel, wrong shape, pixel size or a dtype that does not fit the store.
         OutputFullError
             The disk is full; frames written before stay intact.
         """
@@ -353,47 +360,60 @@ class OmeZarrSink:
             return self._store_raw(frame)
 
     def _store_raw(self, frame: Frame) -> bool:
-        layout, journal, raw = self._ready()
+        layout, journal = self._ready()
         if frame.key in self._raw_records:
             return False
         channel = self._check_channel(frame)
         image = np.asarray(frame.image)
+        where = f"frame {frame.key.describe()} ({frame.origin})"
         if image.shape != layout.raw_shape:
             raise ValueError(
-                f"frame t={frame.t} channel {frame.channel!r} ({frame.origin}): shape "
-                f"{image.shape}, expected {layout.raw_shape} like the rest of the acquisition"
+                f"{where}: shape {image.shape}, expected {layout.raw_shape} like the rest of "
+                "the acquisition"
             )
         size = frame.pixel_size_nm
         if size is None or not math.isclose(size, layout.raw_pixel_size_nm, rel_tol=1e-6):
             raise ValueError(
-                f"frame t={frame.t} channel {frame.channel!r} ({frame.origin}): pixel size "
-                f"{size} nm, expected {layout.raw_pixel_size_nm:g} nm like the rest of the "
-                "acquisition (one store holds one sampling)"
+                f"{where}: pixel size {size} nm, expected {layout.raw_pixel_size_nm:g} nm like "
+                "the rest of the acquisition (one store holds one sampling)"
             )
         if not np.can_cast(image.dtype, layout.raw_dtype, "safe"):
             raise ValueError(
-                f"frame t={frame.t} channel {frame.channel!r} ({frame.origin}): dtype "
-                f"{image.dtype}, expected {layout.raw_dtype} (or a type that fits in it)"
+                f"{where}: dtype {image.dtype}, expected {layout.raw_dtype} (or a type that "
+                "fits in it)"
             )
+        key = frame.key
         record = {
             "event": "raw",
-            "t": frame.t,
-            "channel": frame.channel,
+            **self._indices(key),
             "timestamp": frame.timestamp,
             "origin": frame.origin,
             "pixel_size_nm": frame.pixel_size_nm,
+            "z_step_nm": frame.z_step_nm,
             "metadata": dict(frame.metadata),
             "stored_at": time.time(),
         }
         with self._disk_full_is_clear(frame, "raw frame"):
-            self._write_chunk(raw, frame.t, channel, image)
+            target = self._image_for(frame)
+            self._write_chunk(target.raw, key, channel, image)
             journal.append(record)
-        self._raw_records[frame.key] = record
-        self._pending[frame.key] = None
+        self._raw_records[key] = record
+        self._pending[key] = None
         return True
 
+    @staticmethod
+    def _indices(key: FrameKey) -> dict[str, Any]:
+        return {
+            "t": key.t,
+            "channel": key.channel,
+            "z": key.z,
+            "p": key.p,
+            "g": key.g,
+            "run": key.run,
+        }
+
     def pending(self) -> list[FrameKey]:
-        """Return the (t, channel) keys whose raw frame is stored but not yet completed.
+        """Return the keys whose raw frame is stored but not yet completed.
 
         In the order the raw frames were stored (acquisition order).
         """
@@ -406,38 +426,49 @@ class OmeZarrSink:
             return set(self._done)
 
     def load_raw(self, key: FrameKey) -> Frame:
-        """Read a stored raw frame back, with the metadata it arrived with."""
+        """Read a stored raw frame back, with the metadata and position it arrived with."""
         with self._lock:
-            _, _, raw = self._ready()
+            self._ready()
             record = self._raw_records.get(key)
             if record is None:
-                raise KeyError(f"{self.path}: no raw frame stored for t={key[0]} {key[1]!r}")
+                raise KeyError(f"{self.path}: no raw frame stored for {key.describe()}")
             if not self.config.include_raw and key in self._done:
                 raise KeyError(
-                    f"{self.path}: the raw frame t={key[0]} {key[1]!r} is complete and was not "
-                    "kept (output.include_raw = false)"
+                    f"{self.path}: the raw frame {key.describe()} is complete and was not kept "
+                    "(output.include_raw = false)"
                 )
-            image = np.asarray(raw[key[0], self._channel_index[key[1]]])
+            image_of = self._images[key.image]
+            pixels = np.asarray(image_of.raw[key.t, self._channel_index[key.channel], key.z])
             return Frame(
-                image=image,
-                t=key[0],
-                channel=key[1],
+                image=pixels,
+                t=key.t,
+                channel=key.channel,
                 pixel_size_nm=record.get("pixel_size_nm"),
                 timestamp=float(record.get("timestamp") or 0.0),
                 origin=str(record.get("origin", "")),
                 metadata=record.get("metadata") or {},
+                z=key.z,
+                position=image_of.position,
+                z_step_nm=record.get("z_step_nm"),
             )
 
+    def images(self) -> list[StoredImage]:
+        """Return the store's images so far, in series order."""
+        with self._lock:
+            ordered = sorted(self._images.values(), key=lambda image: image.series)
+            return [StoredImage(image.series, image.position) for image in ordered]
+
     def resume_state(self) -> ResumeState:
-        """Return what the store holds (after :meth:`setup`): keys and origins of its frames."""
+        """Return what the store holds (after :meth:`setup`): keys, origins and runs."""
         with self._lock:
             return ResumeState(
                 keys=frozenset(self._raw_records),
                 origins=frozenset(str(r.get("origin")) for r in self._raw_records.values()),
+                runs=frozenset(key.run for key in self._images),
             )
 
     def frame_records(self) -> list[dict[str, Any]]:
-        """Return the per-frame metadata table: one merged record per (t, channel)."""
+        """Return the per-frame metadata table: one merged record per frame."""
         with self._lock:
             table = []
             for key, raw_record in self._raw_records.items():
@@ -457,47 +488,46 @@ class OmeZarrSink:
         The raw frame is stored first if ``store_raw`` was not called for it.
         """
         with self._lock:
-            layout, journal, _ = self._ready()
+            layout, journal = self._ready()
             engines = {channel.name: channel.engine for channel in layout.channels}
             engine = engines.get(frame.channel) or None
             record = self._completion_record(frame, "sr", qc=dict(qc), engine=engine)
             if record is None:
                 return
             image = np.asarray(result.image)
+            where = f"super-resolved frame {frame.key.describe()}"
             if image.shape != layout.sr_shape:
-                raise ValueError(
-                    f"super-resolved frame t={frame.t} channel {frame.channel!r}: shape "
-                    f"{image.shape}, expected {layout.sr_shape}"
-                )
+                raise ValueError(f"{where}: shape {image.shape}, expected {layout.sr_shape}")
             if not math.isclose(result.pixel_size_nm, layout.sr_pixel_size_nm, rel_tol=1e-6):
                 raise ValueError(
-                    f"super-resolved frame t={frame.t} channel {frame.channel!r}: pixel size "
-                    f"{result.pixel_size_nm} nm, expected {layout.sr_pixel_size_nm} nm"
+                    f"{where}: pixel size {result.pixel_size_nm} nm, expected "
+                    f"{layout.sr_pixel_size_nm} nm"
                 )
+            key = frame.key
+            target = self._images[key.image]
+            channel = self._channel_index[frame.channel]
             with self._disk_full_is_clear(frame, "super-resolved frame"):
-                assert self._sr is not None
-                channel = self._channel_index[frame.channel]
-                self._write_chunk(self._sr, frame.t, channel, image.astype(SR_DTYPE, copy=False))
+                self._write_chunk(target.sr, key, channel, image.astype(SR_DTYPE, copy=False))
                 record["completed_at"] = time.time()
                 journal.append(record)
-            self._done[frame.key] = record
-            self._pending.pop(frame.key, None)
-            self._drop_backlog_chunk(frame.t, channel)
+            self._done[key] = record
+            self._pending.pop(key, None)
+            self._drop_backlog_chunk(target, key, channel)
 
     def skip(self, frame: Frame, reason: str) -> None:
         """Record that ``frame`` could not be enhanced, and why; its raw frame is kept."""
         with self._lock:
-            _, journal, _ = self._ready()
+            _, journal = self._ready()
             record = self._completion_record(frame, "skip", reason=reason)
             if record is None:
                 return
+            key = frame.key
             with self._disk_full_is_clear(frame, "skip record"):
-                assert self._sr is not None
-                self._grow(self._sr, frame.t)
+                self._grow(self._images[key.image].sr, key)
                 record["completed_at"] = time.time()
                 journal.append(record)
-            self._done[frame.key] = record
-            self._pending.pop(frame.key, None)
+            self._done[key] = record
+            self._pending.pop(key, None)
 
     def close(self) -> None:
         """Close the journal and release the store; idempotent. It stays readable and resumable."""
@@ -515,33 +545,37 @@ class OmeZarrSink:
             self.duplicates_ignored += 1
             return None
         self._store_raw(frame)
-        return {"event": event, "t": frame.t, "channel": frame.channel, **fields}
+        return {"event": event, **self._indices(frame.key), **fields}
 
-    def _ready(self) -> tuple[AcquisitionLayout, FrameJournal, ZarrArray]:
-        if self._layout is None or self._journal is None or self._raw is None:
+    def _ready(self) -> tuple[AcquisitionLayout, FrameJournal]:
+        if self._layout is None or self._journal is None or self._root is None:
             raise RuntimeError(f"{self.path}: call setup() first (or the sink was closed)")
-        return self._layout, self._journal, self._raw
+        return self._layout, self._journal
 
     def _check_channel(self, frame: Frame) -> int:
         index = self._channel_index.get(frame.channel)
         if index is None:
             raise ValueError(
-                f"frame t={frame.t} ({frame.origin}): unknown channel {frame.channel!r}, "
-                f"expected one of {sorted(self._channel_index)}"
+                f"frame {frame.key.describe()} ({frame.origin}): unknown channel "
+                f"{frame.channel!r}, expected one of {sorted(self._channel_index)}"
             )
-        if frame.t < 0:
-            raise ValueError(f"frame ({frame.origin}): time index {frame.t} is negative")
+        if min(frame.key.t, frame.key.z) < 0:
+            raise ValueError(f"frame ({frame.origin}): negative index {frame.key.describe()}")
         return index
 
-    def _grow(self, array: ZarrArray, t: int) -> None:
-        if t >= array.shape[0]:
-            array.resize((t + 1, *array.shape[1:]))
+    @staticmethod
+    def _grow(array: ZarrArray, key: FrameKey) -> None:
+        times, channels, slices, *plane = array.shape
+        if key.t >= times or key.z >= slices:
+            array.resize((max(times, key.t + 1), channels, max(slices, key.z + 1), *plane))
 
-    def _write_chunk(self, array: ZarrArray, t: int, channel: int, image: np.ndarray) -> None:
-        self._grow(array, t)
-        array[t, channel] = image
+    def _write_chunk(
+        self, array: ZarrArray, key: FrameKey, channel: int, image: np.ndarray
+    ) -> None:
+        self._grow(array, key)
+        array[key.t, channel, key.z] = image
         if self.config.fsync:
-            chunk_key = array.metadata.encode_chunk_key((t, channel, 0, 0))
+            chunk_key = array.metadata.encode_chunk_key((key.t, channel, key.z, 0, 0))
             chunk = self.path / array.path / chunk_key
             descriptor = os.open(chunk, os.O_RDONLY)
             try:
@@ -549,11 +583,11 @@ class OmeZarrSink:
             finally:
                 os.close(descriptor)
 
-    def _drop_backlog_chunk(self, t: int, channel: int) -> None:
-        if self.config.include_raw or self._raw is None:
+    def _drop_backlog_chunk(self, image: _Image, key: FrameKey, channel: int) -> None:
+        if self.config.include_raw:
             return
-        chunk_key = self._raw.metadata.encode_chunk_key((t, channel, 0, 0))
-        (self.path / self._raw.path / chunk_key).unlink(missing_ok=True)
+        chunk_key = image.raw.metadata.encode_chunk_key((key.t, channel, key.z, 0, 0))
+        (self.path / image.raw.path / chunk_key).unlink(missing_ok=True)
 
     @contextmanager
     def _disk_full_is_clear(self, frame: Frame, what: str) -> Iterator[None]:
@@ -567,22 +601,15 @@ class OmeZarrSink:
                 self._reopen_arrays()
             raise OutputFullError(
                 errno.ENOSPC,
-                f"output disk full: could not write the {what} t={frame.t} channel "
-                f"{frame.channel!r} to {self.path}; frames written before are intact "
-                "(free space and restart to resume)",
+                f"output disk full: could not write the {what} {frame.key.describe()} to "
+                f"{self.path}; frames written before are intact (free space and restart to "
+                "resume)",
             ) from error
 
     def _reopen_arrays(self) -> None:
         # After a failed write zarr's in-memory metadata may be ahead of the disk: reread it.
-        root = zarr.open_group(LocalStore(self.path), mode="r+")
-        self._root = root
-        self._sr = root[SR_ARRAY_PATH]  # type: ignore[assignment]
-        self._raw = root[self._raw_path()]  # type: ignore[assignment]
+        self._root = zarr.open_group(LocalStore(self.path), mode="r+")
+        self._reopen_images()
 
 
-__all__ = [
-    "stored_layout",
-    "LayoutMismatchError",
-    "OmeZarrSink",
-    "OutputFullError",
-]
+__all__ = ["LayoutMismatchError", "OmeZarrSink", "OutputFullError", "ResumeState"]

@@ -1,8 +1,8 @@
 """Frames that cannot be placed in the output store are kept here, never dropped.
 
-An unknown channel, an unexpected shape or dtype: the store's (t, c, y, x) arrays cannot hold
-such a frame, but it was acquired and must not be lost. Each one is written as a TIFF with a
-JSON side-car (origin, t, channel, reason) inside the output location.
+An unknown channel, an unexpected shape or dtype: the store's (t, c, z, y, x) arrays cannot
+hold such a frame, but it was acquired and must not be lost. Each one is written as a TIFF with
+a JSON side-car (origin, its index, position, reason) inside the output location.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import tifffile
 from tcan_live.core.acquisition import Frame
 from tcan_live.core.json_safe import dumps
 from tcan_live.core.safe_paths import contained_path, refuse_symlinks, safe_name
+from tcan_live.sinks.store_layout import position_document
 
 _LABEL_CHARS = 80
 
@@ -63,6 +64,8 @@ class RejectedFrames:
             description = {
                 "t": frame.t,
                 "channel": frame.channel,
+                "z": frame.z,
+                "position": position_document(frame.position),
                 "origin": frame.origin,
                 "timestamp": frame.timestamp,
                 "pixel_size_nm": frame.pixel_size_nm,

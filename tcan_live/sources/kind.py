@@ -54,6 +54,9 @@ class SourceContext:
     exclude
         Folders a source that reads files must never read: the daemon's own output, which
         may lie inside a watched folder.
+    first_run
+        The first run number free in the output: a source that starts new acquisitions
+        (Micro-Manager MDAs) numbers them from here, so they never collide with earlier ones.
     """
 
     core: CMMCorePlus | None = None
@@ -61,6 +64,7 @@ class SourceContext:
     skip_keys: frozenset[FrameKey] = field(default_factory=frozenset)
     skip_origins: frozenset[str] = field(default_factory=frozenset)
     exclude: frozenset[Path] = field(default_factory=frozenset)
+    first_run: int = 0
 
     @classmethod
     def of(
@@ -71,10 +75,16 @@ class SourceContext:
         skip_keys: Iterable[FrameKey] = (),
         skip_origins: Iterable[str] = (),
         exclude: Iterable[Path] = (),
+        first_run: int = 0,
     ) -> SourceContext:
         """Build a context from any iterables of keys, origins and folders."""
         return cls(
-            core, on_error, frozenset(skip_keys), frozenset(skip_origins), frozenset(exclude)
+            core,
+            on_error,
+            frozenset(skip_keys),
+            frozenset(skip_origins),
+            frozenset(exclude),
+            first_run,
         )
 
 

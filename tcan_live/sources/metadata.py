@@ -23,6 +23,21 @@ def um_to_nm(value_um: object) -> float | None:
     return value * 1000.0 if value is not None and value > 0 else None
 
 
+def stage_of(meta: dict[str, object]) -> tuple[float | None, float | None, float | None] | None:
+    """Stage (x, y, z) in micrometres from Micro-Manager image metadata, or None.
+
+    Micro-Manager writes ``XPositionUm``; pycromanager's engine ``XPosition_um_Intended``.
+    """
+    found = []
+    for axis in "XYZ":
+        value = as_float(meta.get(f"{axis}PositionUm"))
+        found.append(
+            value if value is not None else as_float(meta.get(f"{axis}Position_um_Intended"))
+        )
+    x, y, z = found
+    return None if x is None and y is None and z is None else (x, y, z)
+
+
 class ElapsedClock:
     """Turns "ms since the acquisition started" into epoch seconds.
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from tcan_live.core.acquisition import Frame
+from tcan_live.core.acquisition import Frame, Position
 from tcan_live.core.frame_check import MAX_TIME_INDEX, checked_or_marked
 from tcan_live.core.settings import ConfigError
 from tcan_live.sources.kind import SourceContext, SourceKind, SourceSettings
@@ -48,6 +48,9 @@ class MMCoreSource:
         Channel name for frames acquired without a channel in the sequence.
     max_time_index
         Frames with a time index at or above this arrive marked (kept, never enhanced).
+    first_run
+        The run number of the first MDA seen (a store that already holds runs 0..n-1 gets
+        frames of run n); each further MDA is the next run.
     on_error
         Called with a one-line message when a frame cannot be handed over (the acquisition
         goes on); logged when omitted.
@@ -60,10 +63,13 @@ class MMCoreSource:
         pixel_size_nm: float | None = None,
         default_channel: str = "default",
         max_time_index: int = MAX_TIME_INDEX,
+        first_run: int = 0,
         on_error: ErrorCallback | None = None,
     ) -> None:
         self._core = core
         self._max_time_index = max_time_index
+        self._next_run = first_run
+        self._run = first_run
         self._on_error = on_error
         self._pixel_size_override = pixel_size_nm
         self._default_channel = default_channel
@@ -94,6 +100,8 @@ class MMCoreSource:
         self._emit = None
 
     def _on_sequence_started(self, *_: Any) -> None:
+        # Each MDA is a run of its own: a second one on the same core reuses the indices.
+        self._run, self._next_run = self._next_run, self._next_run + 1
         self._clock.anchor()
 
     def _on_frame_ready(
@@ -117,8 +125,17 @@ class MMCoreSource:
         A frame that fails the frame check comes back marked with its problem (see
         :func:`~tcan_live.core.frame_check.checked_or_marked`), to be kept, not dropped.
         """
-        index = dict(event.index)
+        index = {str(axis): int(value) for axis, value in event.index.items()}
         channel = event.channel.config if event.channel is not None else self._default_channel
+        position = Position(
+            index=index.get("p", 0),
+            grid=index.get("g", 0),
+            run=self._run,
+            name=event.pos_name or "",
+            stage_um=(event.x_pos, event.y_pos, event.z_pos),
+        )
+        z_plan = event.sequence.z_plan if event.sequence is not None else None
+        step = getattr(z_plan, "step", None)
         frame = Frame(
             image=np.array(image, copy=True),
             t=int(index.get("t", 0)),
@@ -127,11 +144,14 @@ class MMCoreSource:
             timestamp=self._clock.timestamp(meta.get("runner_time_ms")),
             origin=ORIGIN,
             metadata={
-                "index": {str(k): int(v) for k, v in index.items()},
+                "index": index,
                 "exposure_ms": meta.get("exposure_ms"),
                 "camera": meta.get("camera_device"),
                 "runner_time_ms": meta.get("runner_time_ms"),
             },
+            z=index.get("z", 0),
+            position=position,
+            z_step_nm=float(step) * 1000.0 if isinstance(step, int | float) and step > 0 else None,
         )
         return checked_or_marked(frame, self._pixel_size_from, self._max_time_index)
 
@@ -159,6 +179,7 @@ def _build(config: PymmcorePlusSourceConfig, context: SourceContext) -> MMCoreSo
         pixel_size_nm=config.pixel_size_nm,
         default_channel=config.default_channel,
         max_time_index=config.max_time_index,
+        first_run=context.first_run,
         on_error=context.on_error,
     )
 

@@ -23,10 +23,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from tcan_live.core.acquisition import Frame
+from tcan_live.core.acquisition import Frame, Position
 from tcan_live.core.frame_check import MAX_TIME_INDEX, checked_or_marked
 from tcan_live.sources.kind import SourceContext, SourceKind, SourceSettings
-from tcan_live.sources.metadata import ElapsedClock, um_to_nm
+from tcan_live.sources.metadata import ElapsedClock, stage_of, um_to_nm
 from tcan_live.sources.protocol import ErrorCallback, FrameCallback
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class PycromanagerSourceConfig(SourceSettings):
     kind: Literal["pycromanager"]
     time_axis: str = "time"
     channel_axis: str = "channel"
+    z_axis: str = "z"
+    position_axis: str = "position"
     channel_names: tuple[str, ...] = Field(default=())
     """Names for integer channel positions (position i -> channel_names[i])."""
 
@@ -55,13 +57,17 @@ class PycromanagerSource:
         Overrides ``PixelSize_um`` from the metadata.
     default_channel
         Channel name for images without a channel axis.
-    time_axis, channel_axis
-        Names of the ``Axes`` entries holding the time index and the channel.
+    time_axis, channel_axis, z_axis, position_axis
+        Names of the ``Axes`` entries holding the time index, channel, z slice and position.
     channel_names
         Names for integer channel positions (``Axes["channel"] == 1`` -> ``channel_names[1]``);
         string positions (config names, pycromanager's default) are used as they are.
+        A position axis may hold indices or labels (``position_labels``); labels are numbered
+        in the order they first arrive and become the positions' names.
     max_time_index
         Frames with a time index at or above this arrive marked (kept, never enhanced).
+    first_run
+        The run number of the frames from now on (see :meth:`new_acquisition`).
     on_error
         Called with a one-line message when an image's metadata cannot be turned into a frame
         (the image still goes to Micro-Manager untouched); logged when omitted.
@@ -74,11 +80,17 @@ class PycromanagerSource:
         default_channel: str = "default",
         time_axis: str = "time",
         channel_axis: str = "channel",
+        z_axis: str = "z",
+        position_axis: str = "position",
         channel_names: Sequence[str] = (),
         max_time_index: int = MAX_TIME_INDEX,
+        first_run: int = 0,
         on_error: ErrorCallback | None = None,
     ) -> None:
         self._max_time_index = max_time_index
+        self._z_axis = z_axis
+        self._position_axis = position_axis
+        self.run = first_run
         self._pixel_size_override = pixel_size_nm
         self._default_channel = default_channel
         self._time_axis = time_axis
@@ -88,6 +100,7 @@ class PycromanagerSource:
         self._clock = ElapsedClock()
         self._emit: FrameCallback | None = None
         self.missed = 0  # images that arrived while not started
+        self._position_labels: dict[str, int] = {}
 
     def start(self, emit: FrameCallback) -> None:
         """Deliver the frames the hook sees from now on to ``emit``."""
@@ -101,6 +114,16 @@ class PycromanagerSource:
     def finished(self) -> bool:
         """Never: the script may run another acquisition through the hook."""
         return False
+
+    def new_acquisition(self) -> None:
+        """Start a new run: call it between two acquisitions that reuse the same indices.
+
+        pycromanager tells the hook nothing about where one acquisition ends, so a second one
+        with the same (t, c, z, p) is told apart only this way (otherwise its frames are kept
+        aside as duplicates, never lost).
+        """
+        self.run += 1
+        self._position_labels = {}
 
     def image_process_fn(
         self, image: np.ndarray, metadata: dict[str, Any]
@@ -126,6 +149,8 @@ class PycromanagerSource:
         if not isinstance(axes, Mapping):
             raise ValueError(f"expected metadata 'Axes' to be a mapping, got {type(axes).__name__}")
         t = int(axes.get(self._time_axis, 0))
+        index, name = self._position_of(axes.get(self._position_axis), metadata)
+        position = Position(index=index, run=self.run, name=name, stage_um=stage_of(dict(metadata)))
         pixel_size = self._pixel_size_override
         if pixel_size is None:
             pixel_size = um_to_nm(metadata.get("PixelSize_um"))
@@ -142,9 +167,26 @@ class PycromanagerSource:
                 "camera": metadata.get("Camera"),
                 "exposure_ms": metadata.get("Exposure"),
             },
+            z=int(axes.get(self._z_axis, 0)),
+            position=position,
         )
         what = "source.pixel_size_nm" if self._pixel_size_override else "PixelSize_um"
         return checked_or_marked(frame, what, self._max_time_index)
+
+    def _position_of(self, value: object, metadata: Mapping[str, Any]) -> tuple[int, str]:
+        """(index, name) of a position axis value: an index, or a label (``position_labels``).
+
+        Labels are numbered in the order they first arrive, which for pycromanager's events is
+        the order of ``xy_positions``.
+        """
+        named = str(metadata.get("PositionName") or "")
+        if value is None:
+            return 0, named
+        if isinstance(value, str):
+            return self._position_labels.setdefault(value, len(self._position_labels)), value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"position {value!r}: expected an index >= 0 or a label")
+        return value, named
 
     def _channel_name(self, position: object) -> str:
         if position is None:
@@ -168,7 +210,11 @@ class PycromanagerSource:
 
 
 def _build(config: PycromanagerSourceConfig, context: SourceContext) -> PycromanagerSource:
-    return PycromanagerSource(**config.model_dump(exclude={"kind"}), on_error=context.on_error)
+    return PycromanagerSource(
+        **config.model_dump(exclude={"kind"}),
+        first_run=context.first_run,
+        on_error=context.on_error,
+    )
 
 
 KIND = SourceKind("pycromanager", PycromanagerSourceConfig, _build, in_process=True)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from tcan_live.core.acquisition import Frame
+from tcan_live.core.acquisition import Frame, FrameKey
 from tcan_live.core.frame_check import FrameRejected
 from tcan_live.core.settings import ConfigPath
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
@@ -47,7 +47,7 @@ from tcan_live.sources.files.readers import (
     file_layout,
     open_live_reader,
 )
-from tcan_live.sources.files.single_tiff import read_single_tiff, unwritten_tail
+from tcan_live.sources.files.single_tiff import read_tiff_planes, unwritten_tail
 from tcan_live.sources.kind import SourceContext, SourceKind
 from tcan_live.sources.protocol import ErrorCallback, FrameCallback
 from tcan_live.sources.settle import SettleTracker, Verdict, held_open_for_writing
@@ -140,7 +140,7 @@ class WatchFolderSource:
         settle_s: float = 1.0,
         give_up_after_s: float = 30.0,
         rescan_interval_s: float = 10.0,
-        skip_keys: Iterable[tuple[int, str]] = (),
+        skip_keys: Iterable[FrameKey] = (),
         skip_origins: Iterable[str] = (),
         exclude: Iterable[Path] = (),
         on_error: ErrorCallback | None = None,
@@ -162,7 +162,7 @@ class WatchFolderSource:
         self._skip_keys = set(skip_keys)
         self._skip_origins = set(skip_origins)
         mapper.continue_after(self._skip_keys)
-        self._delivered: dict[tuple[int, str], str] = {}
+        self._delivered: dict[FrameKey, str] = {}
         self._taken_files: set[Path] = set()
         # Files that failed, with the state they failed in: tried again once they change.
         self._failed: dict[Path, tuple[int, int, int, int]] = {}
@@ -236,7 +236,7 @@ class WatchFolderSource:
         return len(self._delivered) - before
 
     @property
-    def delivered(self) -> dict[tuple[int, str], str]:
+    def delivered(self) -> dict[FrameKey, str]:
         """(t, channel) -> origin of every frame delivered so far."""
         return dict(self._delivered)
 
@@ -461,7 +461,7 @@ class WatchFolderSource:
             self._settle.restart(key, time.monotonic())
             return
         try:
-            raw = read_single_tiff(path)
+            raws = read_tiff_planes(path)
         except FileNotFoundError:
             self._settle.forget(key)
             self._report(path, f"{path}: disappeared before it could be read")
@@ -482,7 +482,7 @@ class WatchFolderSource:
             self._settle.forget(key)
             self._fail(path, f"{path}: {exc}")
             return
-        unwritten = unwritten_tail(raw.image)
+        unwritten = unwritten_tail(raws[-1].image)
         if unwritten and verdict is Verdict.TRY and not (closed or final):
             # Looks pre-allocated and not yet filled: wait for its close event, or for it to
             # stay unchanged (and not held open) until give_up_after_s; then take it as it is.
@@ -497,10 +497,14 @@ class WatchFolderSource:
             )
         self._settle.forget(key)
         self._taken_files.add(path)
-        problem = self._deliver(path, raw)
-        if problem is not None:  # complete, but not a usable frame: tried again if rewritten
+        problems = [p for raw in raws if (p := self._deliver(path, raw)) is not None]
+        if problems and len(problems) == len(raws):
+            # Complete, but no usable frame in it: tried again if it is rewritten.
             self._taken_files.discard(path)
-            self._fail(path, problem)
+            self._fail(path, problems[0])
+            problems = problems[1:]
+        for problem in problems:  # a stack's other planes went on
+            self._report(path, problem)
 
     def _poll_live(self, path: Path, layout: FileLayout, final: bool) -> None:
         if path in self._taken_files:
@@ -545,13 +549,13 @@ class WatchFolderSource:
         if raw.timestamp is None and not raw.where:
             frame = _with_file_time(frame, path)
         if frame.key in self._skip_keys:
-            log.debug("%s: (t=%d, %s) already processed, skipped", path, *frame.key)
+            log.debug("%s: %s already processed, skipped", path, frame.key.describe())
             return None
         earlier = self._delivered.get(frame.key)
         if earlier is not None:
             return (
-                f"{path}{raw.where}: duplicate frame t={frame.t} channel {frame.channel!r}, "
-                f"already taken from {earlier}"
+                f"{path}{raw.where}: duplicate frame {frame.key.describe()}, already taken "
+                f"from {earlier}"
             )
         self._delivered[frame.key] = frame.origin
         emit = self._emit

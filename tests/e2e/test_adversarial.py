@@ -23,7 +23,7 @@ from tcan_live.cli.main import app
 from tcan_live.core.acquisition import Frame
 from tcan_live.core.tiff_files import write_tiff
 from tcan_live.daemon import Daemon
-from tcan_live.sinks.omezarr import rejected_dir
+from tcan_live.sinks.store_layout import rejected_dir
 from tcan_live.sinks.store_lock import StoreInUseError
 from tcan_live.sources.watch import WatchFolderSource
 from tests.helpers.daemon import DEMO_ENGINES, daemon_config, journal_counts
@@ -135,7 +135,7 @@ def test_3_a_huge_time_index_is_refused_and_the_store_stays_small(
     )
     assert result.exit_code == 0, result.output
     assert "time index 99999999999999999999 outside 0..999999" in result.output
-    assert zarr.open_array(out / "sr" / "0", mode="r").shape[0] == 3
+    assert zarr.open_array(out / "sr" / "0" / "0", mode="r").shape[0] == 3
     assert _stored(out) == {(2, MT): 1}
 
 
@@ -574,8 +574,8 @@ def test_sigterm_mid_run_stores_what_arrived_and_the_rerun_completes(
     assert result.exit_code == 0, result.output
     assert journal_counts(out, "raw") == {(t, MT): 1 for t in range(10)}
     assert journal_counts(out, "sr") == {(t, MT): 1 for t in range(10)}
-    raw = zarr.open_array(out / "raw" / "0", mode="r")
-    assert sorted(np.asarray(raw[t, 0]).tobytes() for t in range(10)) == sorted(
+    raw = zarr.open_array(out / "raw" / "0" / "0", mode="r")
+    assert sorted(np.asarray(raw[t, 0, 0]).tobytes() for t in range(10)) == sorted(
         image.tobytes() for image in images
     )
 
@@ -617,25 +617,25 @@ def test_doctor_finds_two_writers_damage(tiny_engines: Path, tmp_path: Path) -> 
     # every frame journalled twice.
     import shutil
 
-    chunk = out / "sr" / "0" / "c" / "4" / "0" / "0"
-    chunk.mkdir(parents=True)
-    shutil.copyfile(out / "sr" / "0" / "c" / "0" / "0" / "0" / "0", chunk / "0")
+    chunks = out / "sr" / "0" / "0" / "c"  # (t, c, z, y, x): c/<t>/<c>/<z>/0/0
+    (chunks / "4" / "0" / "0" / "0").mkdir(parents=True)
+    shutil.copyfile(chunks / "0" / "0" / "0" / "0" / "0", chunks / "4" / "0" / "0" / "0" / "0")
     journal = out / "tcan_live" / "journal.jsonl"
     journal.write_text(journal.read_text() * 2)
     result = runner.invoke(app, ["doctor", str(out)])
     assert result.exit_code == 1
-    assert "sr: chunk t=4 c=0 lies outside the array's shape (3, 1" in result.output
+    assert "sr image 0: chunk t=4 c=0 z=0 lies outside the array's shape (3, 1" in result.output
     assert "journalled as raw more than once" in result.output
     assert "journalled as sr more than once" in result.output
 
 
 def test_doctor_finds_an_absurdly_sized_array(tiny_engines: Path, tmp_path: Path) -> None:
     out = _clean_store(tiny_engines, tmp_path)
-    raw = zarr.open_array(out / "raw" / "0", mode="r+")
+    raw = zarr.open_array(out / "raw" / "0" / "0", mode="r+")
     raw.resize((10**15, *raw.shape[1:]))
     result = runner.invoke(app, ["doctor", str(out)])
     assert result.exit_code == 1
-    assert f"raw: sized to {10**15} time points, but its last frame is t=2" in result.output
+    assert f"raw image 0: sized to {10**15} time points, but its last frame is t=2" in result.output
     assert runner.invoke(app, ["doctor", str(tmp_path / "acquisition")]).exit_code == 2
 
 
@@ -645,7 +645,7 @@ def test_14_what_tifffile_logs_names_the_file(
     import io
     import struct
 
-    from tcan_live.sources.files.single_tiff import read_single_tiff
+    from tcan_live.sources.files.single_tiff import read_tiff_planes
 
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, _image(0), extratags=[(65000, "H", 1, 7, True)])
@@ -654,7 +654,7 @@ def test_14_what_tifffile_logs_names_the_file(
     data[at + 2 : at + 4] = struct.pack("<H", 99)  # an invalid tag type: tifffile complains
     path = tmp_path / "odd_tag.tif"
     path.write_bytes(bytes(data))
-    frame = read_single_tiff(path)
+    (frame,) = read_tiff_planes(path)
     np.testing.assert_array_equal(frame.image, _image(0))
     from_tifffile = [r.getMessage() for r in caplog.records if r.name == "tifffile"]
     assert from_tifffile and all(message.startswith(f"{path}: ") for message in from_tifffile)

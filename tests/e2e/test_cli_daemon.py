@@ -27,8 +27,8 @@ def test_demo_runs_end_to_end(tiny_engines: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, [*command, "--out", str(out), "--no-preview"])
     assert result.exit_code == 0, result.output
     assert "10 frames (5 time points x 2 channels)" in result.output
-    sr = zarr.open_array(out / "demo.zarr" / "sr" / "0", mode="r")
-    assert sr.shape == (5, 2, 96, 96)
+    sr = zarr.open_array(out / "demo.zarr" / "sr" / "0" / "0", mode="r")
+    assert sr.shape == (5, 2, 1, 96, 96)
     assert journal_counts(out / "demo.zarr", "sr") == {
         (t, c): 1 for t in range(5) for c in ("microtubules", "actin")
     }
@@ -38,7 +38,23 @@ def test_demo_runs_end_to_end(tiny_engines: Path, tmp_path: Path) -> None:
 
     again = runner.invoke(app, [*command, "--out", str(out), "--no-preview", "--frames", "2"])
     assert again.exit_code == 0, again.output  # a previous demo store is replaced
-    assert zarr.open_array(out / "demo.zarr" / "sr" / "0", mode="r").shape[0] == 2
+    assert zarr.open_array(out / "demo.zarr" / "sr" / "0" / "0", mode="r").shape[0] == 2
+
+
+def test_demo_with_z_stacks_at_two_positions(tiny_engines: Path, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    command = ["demo", "--frames", "2", "--size", "64", "--z", "3", "--positions", "2"]
+    result = runner.invoke(
+        app, [*command, "--engines-dir", str(tiny_engines), "--out", str(out), "--no-preview"]
+    )
+    assert result.exit_code == 0, result.output
+    table = " ".join(result.output.replace("│", " ").split())  # rich wraps long cells
+    assert "24 frames (2 positions x 2 time points x 2 channels x 3 z slices)" in table
+    for series in ("0", "1"):
+        sr = zarr.open_array(out / "demo.zarr" / "sr" / series / "0", mode="r")
+        assert sr.shape == (2, 2, 3, 64, 64)
+        assert all(float(np.asarray(sr[t, c, z]).std()) > 0 for t, c, z in np.ndindex(2, 2, 3))
+    assert (out / "demo_composite.png").is_file()
 
 
 def test_demo_without_the_default_engines_names_the_missing_folder(tmp_path: Path) -> None:
@@ -139,8 +155,8 @@ def test_run_a_replay_config_until_its_files_are_done(tiny_engines: Path, tmp_pa
     assert result.exit_code == 0, result.output
     out = tmp_path / "replayed.zarr"  # beside the config, not in the working directory
     assert journal_counts(out, "sr") == {(0, "actin"): 1, (1, "actin"): 1}
-    raw = np.asarray(zarr.open_array(out / "raw" / "0", mode="r"))
-    np.testing.assert_array_equal(raw[:, 0], np.stack(images))
+    raw = np.asarray(zarr.open_array(out / "raw" / "0" / "0", mode="r"))
+    np.testing.assert_array_equal(raw[:, 0, 0], np.stack(images))
 
 
 def test_watch_takes_channels_and_pattern_from_a_config(tiny_engines: Path, tmp_path: Path) -> None:

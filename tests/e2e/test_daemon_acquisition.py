@@ -3,7 +3,6 @@ with previews on a real socket and resumption after a stop without draining."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +16,13 @@ from ome_zarr_models.v05.image import Image
 
 from tcan_live.daemon import Daemon, DaemonError
 from tcan_live.daemon.demo_microscope import CHANNEL_GROUP, build_demo_core
-from tcan_live.preview.protocol import Preview
-from tcan_live.preview.subscriber import PreviewSubscriber
-from tests.helpers.daemon import daemon_config, journal_counts
+from tests.helpers.daemon import (
+    acquire_with_pycromanager,
+    daemon_config,
+    journal_counts,
+    previews_received,
+)
 from tests.helpers.mm_files import NDSTORAGE_UNCLOSED_READER
-from tests.helpers.pycromanager_backend import python_backend
 from tests.synthetic import filament_image
 
 CHANNELS = ["microtubules", "actin"]
@@ -58,26 +59,11 @@ def test_mmcore_mda_through_the_daemon_with_live_previews(
     preview = {"enabled": True, "address": "tcp://127.0.0.1:*", "max_fps": 200.0}
     config = daemon_config(tiny_engines, out, {"kind": "pymmcore-plus"}, preview=preview)
     daemon = Daemon(config, core=core)
-    assert daemon.publisher is not None
-    previews: list[Preview] = []
-    listening, done = threading.Event(), threading.Event()
-
-    def listen(address: str) -> None:
-        with PreviewSubscriber(address) as subscriber:
-            listening.set()
-            while not done.is_set():
-                if (preview := subscriber.receive(timeout=0.1)) is not None:
-                    previews.append(preview)
-
-    listener = threading.Thread(target=listen, args=(daemon.publisher.endpoint,))
-    listener.start()
-    assert listening.wait(10)
-    daemon.start()
-    _run_mda(daemon, core)
-    assert daemon.wait_idle(120)
-    stats = daemon.stop(drain=True)
-    done.set()
-    listener.join()
+    with previews_received(daemon) as previews:
+        daemon.start()
+        _run_mda(daemon, core)
+        assert daemon.wait_idle(120)
+        stats = daemon.stop(drain=True)
 
     assert stats.received == stats.enhanced == TIMEPOINTS * len(CHANNELS)
     assert stats.frames_lost == 0 and stats.errors == 0
@@ -85,19 +71,19 @@ def test_mmcore_mda_through_the_daemon_with_live_previews(
     assert {"sr", "raw", "composite"} <= kinds, kinds
     assert all(p.image.shape == SHAPE for p in previews if p.kind == "sr")
 
-    sr, sr_meta = _read(out / "sr")
-    raw, raw_meta = _read(out / "raw")
-    assert sr.shape == raw.shape == (TIMEPOINTS, 2, *SHAPE)
-    np.testing.assert_array_equal(raw, stack)
+    sr, sr_meta = _read(out / "sr" / "0")
+    raw, raw_meta = _read(out / "raw" / "0")
+    assert sr.shape == raw.shape == (TIMEPOINTS, 2, 1, *SHAPE)
+    np.testing.assert_array_equal(raw[:, :, 0], stack)
     assert np.all(sr.reshape(TIMEPOINTS * 2, -1).std(axis=1) > 0)  # every frame enhanced
     assert not np.array_equal(sr, raw.astype(np.float32))
     for meta in (sr_meta, raw_meta):
         scale = meta["coordinateTransformations"][0][0]["scale"]  # type: ignore[index]
-        assert scale[2:] == pytest.approx([PIXEL_UM, PIXEL_UM])
+        assert scale[3:] == pytest.approx([PIXEL_UM, PIXEL_UM])
         assert meta["channel_names"] == CHANNELS
         assert meta["colormap"] == [[[0, 0, 0], [1, 0, 1]], [[0, 0, 0], [0, 1, 1]]]
     for name in ("sr", "raw"):
-        assert isinstance(open_ome_zarr(zarr.open_group(out / name, mode="r")), Image)
+        assert isinstance(open_ome_zarr(zarr.open_group(out / name / "0", mode="r")), Image)
     assert journal_counts(out, "sr") == {(t, c): 1 for t in range(TIMEPOINTS) for c in CHANNELS}
 
 
@@ -124,8 +110,8 @@ def test_stop_without_drain_then_restart_completes_every_frame_once(
     assert resumed.resumed == left and resumed.enhanced == left and resumed.frames_lost == 0
     every = {(t, c): 1 for t in range(TIMEPOINTS) for c in CHANNELS}
     assert journal_counts(out, "sr") == every and journal_counts(out, "raw") == every
-    raw = zarr.open_array(out / "raw" / "0", mode="r")
-    np.testing.assert_array_equal(np.asarray(raw), stack)
+    raw = zarr.open_array(out / "raw" / "0" / "0", mode="r")
+    np.testing.assert_array_equal(np.asarray(raw)[:, :, 0], stack)
 
     swapped = config.model_copy(update={"channels": dict(reversed(config.channels.items()))})
     with Daemon(swapped, core=core) as other, pytest.raises(DaemonError, match="another acq"):
@@ -135,7 +121,7 @@ def test_stop_without_drain_then_restart_completes_every_frame_once(
 @pytest.mark.filterwarnings(NDSTORAGE_UNCLOSED_READER)
 def test_pycromanager_acquisition_with_the_daemons_hook(tiny_engines: Path, tmp_path: Path) -> None:
     from ndtiff import Dataset
-    from pycromanager import Acquisition, multi_d_acquisition_events
+    from pycromanager import multi_d_acquisition_events
 
     stack = _stack()
     out = tmp_path / "pycromanager.zarr"
@@ -145,14 +131,7 @@ def test_pycromanager_acquisition_with_the_daemons_hook(tiny_engines: Path, tmp_
     events = multi_d_acquisition_events(
         num_time_points=TIMEPOINTS, channel_group=CHANNEL_GROUP, channels=CHANNELS
     )
-    with python_backend(core):
-        with Acquisition(
-            str(tmp_path / "mm"), "run", image_process_fn=daemon.image_process_fn
-        ) as acq:
-            acq.acquire(events)
-        acq.get_dataset().close()
-    assert daemon.wait_idle(120)
-    stats = daemon.stop(drain=True)
+    stats = acquire_with_pycromanager(daemon, core, events, tmp_path / "mm")
     assert stats.enhanced == TIMEPOINTS * 2 and stats.frames_lost == 0
 
     (saved,) = (tmp_path / "mm").iterdir()
@@ -166,4 +145,6 @@ def test_pycromanager_acquisition_with_the_daemons_hook(tiny_engines: Path, tmp_
     finally:
         dataset.close()
     assert journal_counts(out, "sr") == {(t, c): 1 for t in range(TIMEPOINTS) for c in CHANNELS}
-    np.testing.assert_array_equal(np.asarray(zarr.open_array(out / "raw" / "0", mode="r")), stack)
+    np.testing.assert_array_equal(
+        np.asarray(zarr.open_array(out / "raw" / "0" / "0", mode="r"))[:, :, 0], stack
+    )

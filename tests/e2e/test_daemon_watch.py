@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from tcan_live.cli.main import app
 from tcan_live.core.tiff_files import read_tiff_stack, write_tiff
 from tcan_live.daemon import Daemon
-from tcan_live.sinks.omezarr import stored_layout
+from tcan_live.sinks.store_layout import stored_layout
 from tests.helpers.daemon import DEMO_ENGINES, daemon_config, journal_counts
 from tests.helpers.mm_files import (
     NDSTORAGE_UNCLOSED_READER,
@@ -52,12 +52,12 @@ def test_watch_once_on_real_confocal_crops(
     assert layout.raw_pixel_size_nm == pytest.approx(248.0, rel=1e-3)
     assert layout.sr_pixel_size_nm == pytest.approx(50.0)
     assert layout.sr_shape == (round(CROP * 248 / 50),) * 2  # resampled to the engine's grid
-    raw = np.asarray(zarr.open_array(out / "raw" / "0", mode="r"))
-    sr = np.asarray(zarr.open_array(out / "sr" / "0", mode="r"))
+    raw = np.asarray(zarr.open_array(out / "raw" / "0" / "0", mode="r"))
+    sr = np.asarray(zarr.open_array(out / "sr" / "0" / "0", mode="r"))
     assert sorted(journal_counts(out, "sr")) == [(t, "microtubules") for t in range(3)]
     for t, crop in enumerate(crops):  # file order gives t (no pattern, no metadata index)
-        np.testing.assert_array_equal(raw[t, 0], crop)
-        assert sr[t, 0].shape == layout.sr_shape and float(sr[t, 0].std()) > 0
+        np.testing.assert_array_equal(raw[t, 0, 0], crop)
+        assert sr[t, 0, 0].shape == layout.sr_shape and float(sr[t, 0, 0].std()) > 0
 
 
 def test_watch_once_takes_an_mmstack_file(tiny_engines: Path, tmp_path: Path) -> None:
@@ -78,8 +78,8 @@ def test_watch_once_takes_an_mmstack_file(tiny_engines: Path, tmp_path: Path) ->
     command = ["watch", str(folder), "--out", str(out), *engines, "--once", "--no-dashboard"]
     result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
-    raw = np.asarray(zarr.open_array(out / "raw" / "0", mode="r"))
-    np.testing.assert_array_equal(raw, stack)
+    raw = np.asarray(zarr.open_array(out / "raw" / "0" / "0", mode="r"))
+    np.testing.assert_array_equal(raw[:, :, 0], stack)
     assert journal_counts(out, "sr") == {(t, c): 1 for t in range(3) for c in CHANNELS}
 
 
@@ -115,7 +115,7 @@ def test_ndtiff_written_frame_by_frame_while_the_daemon_watches(
         copy_ndtiff_live(finished, root / "acq_1", after_frame)
     finally:
         stats = daemon.stop(drain=True)
-    assert enhanced == [(t, c) for t in range(4) for c in CHANNELS]
+    assert [key[:2] for key in enhanced] == [(t, c) for t in range(4) for c in CHANNELS]
     assert stats.frames_lost == 0 and stats.errors == 0
-    raw = np.asarray(zarr.open_array(out / "raw" / "0", mode="r"))
-    np.testing.assert_array_equal(raw, stack)
+    raw = np.asarray(zarr.open_array(out / "raw" / "0" / "0", mode="r"))
+    np.testing.assert_array_equal(raw[:, :, 0], stack)

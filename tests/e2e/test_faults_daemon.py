@@ -57,10 +57,10 @@ def _assert_every_frame_once(out: Path, images: list[np.ndarray]) -> None:
     every = {(t, "microtubules"): 1 for t in range(len(images))}
     assert journal_counts(out, "raw") == every
     assert journal_counts(out, "sr") == every
-    raw = zarr.open_array(out / "raw" / "0", mode="r")
-    sr = zarr.open_array(out / "sr" / "0", mode="r")
+    raw = zarr.open_array(out / "raw" / "0" / "0", mode="r")
+    sr = zarr.open_array(out / "sr" / "0" / "0", mode="r")
     # Without a time index in the files, frames are numbered by arrival: compare as sets.
-    stored = sorted(np.asarray(raw[t, 0]).tobytes() for t in range(len(images)))
+    stored = sorted(np.asarray(raw[t, 0, 0]).tobytes() for t in range(len(images)))
     assert stored == sorted(image.tobytes() for image in images)
     for t in range(len(images)):
         enhanced = np.asarray(sr[t, 0])
@@ -198,6 +198,6 @@ def test_bad_files_among_good_ones_through_the_daemon(
         assert lines and all("\n" not in line for line in lines), (name, messages)
     every = dict.fromkeys(good, 1)
     assert journal_counts(out, "raw") == every and journal_counts(out, "sr") == every
-    raw = zarr.open_array(out / "raw" / "0", mode="r")
+    raw = zarr.open_array(out / "raw" / "0" / "0", mode="r")
     for (t, channel), image in good.items():  # stored at its own time index
-        np.testing.assert_array_equal(raw[t, ["DAPI", "FITC"].index(channel)], image)
+        np.testing.assert_array_equal(raw[t, ["DAPI", "FITC"].index(channel), 0], image)

@@ -110,11 +110,11 @@ def test_a_source_kind_from_outside_the_library_runs_through_the_daemon(
     assert result.exit_code == 0, result.output
     store = tmp_path / "out.zarr"
     assert journal_counts(store, "sr") == {(t, "microtubules"): 1 for t in range(4)}
-    raw = zarr.open_array(store / "raw" / "0", mode="r")
-    sr = zarr.open_array(store / "sr" / "0", mode="r")
-    assert raw.shape == (4, 1, *SHAPE) and sr.shape == (4, 1, *SHAPE)
+    raw = zarr.open_array(store / "raw" / "0" / "0", mode="r")
+    sr = zarr.open_array(store / "sr" / "0" / "0", mode="r")
+    assert raw.shape == (4, 1, 1, *SHAPE) and sr.shape == (4, 1, 1, *SHAPE)
     for t, image in enumerate(images):
-        np.testing.assert_array_equal(raw[t, 0], image)
+        np.testing.assert_array_equal(raw[t, 0, 0], image)
         assert float(np.asarray(sr[t, 0]).std()) > 0
     # Its own fields are checked by name, like any built-in kind's.
     config.write_text(config.read_text().replace('channel = "microtubules"', 'chanel = "x"'))
@@ -202,8 +202,8 @@ def test_a_backend_from_outside_the_library_builds_loads_and_runs_in_the_daemon(
         command = ["watch", str(folder), "--out", str(out), "--engine", str(engine_dir)]
         result = runner.invoke(app, [*command, "--once", "--no-dashboard"])
         assert result.exit_code == 0, result.output
-        outputs[backend] = np.asarray(zarr.open_array(out / "sr" / "0", mode="r"))
-    assert outputs["torch-export"].shape == (3, 1, *SHAPE)
+        outputs[backend] = np.asarray(zarr.open_array(out / "sr" / "0" / "0", mode="r"))
+    assert outputs["torch-export"].shape == (3, 1, 1, *SHAPE)
     value_range = float(np.ptp(outputs["onnxruntime"]))
     difference = np.abs(outputs["torch-export"] - outputs["onnxruntime"]).max()
     assert difference <= 1e-3 * value_range

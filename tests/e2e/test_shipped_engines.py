@@ -50,15 +50,15 @@ def test_demo_with_the_shipped_engines_sharpens_and_denoises(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["demo", *options, "--out", str(out)])
     assert result.exit_code == 0, result.output
     store = out / "demo.zarr"
-    raw = np.asarray(zarr.open_array(store / "raw" / "0", mode="r"), dtype=np.float64)
-    sr = np.asarray(zarr.open_array(store / "sr" / "0", mode="r"), dtype=np.float64)
-    assert raw.shape == sr.shape == (2, 2, 128, 128)
+    raw = np.asarray(zarr.open_array(store / "raw" / "0" / "0", mode="r"), dtype=np.float64)
+    sr = np.asarray(zarr.open_array(store / "sr" / "0" / "0", mode="r"), dtype=np.float64)
+    assert raw.shape == sr.shape == (2, 2, 1, 128, 128)
     for t in range(2):
         for c in range(2):
             # Denoised: the papers' SNR, signal and background regions taken from the raw frame.
-            regions = regions_from(raw[t, c])
-            assert snr(sr[t, c], regions) > 1.5 * snr(raw[t, c], regions)
-            assert np.corrcoef(raw[t, c].ravel(), sr[t, c].ravel())[0, 1] > 0.7
+            regions = regions_from(raw[t, c, 0])
+            assert snr(sr[t, c, 0], regions) > 1.5 * snr(raw[t, c, 0], regions)
+            assert np.corrcoef(raw[t, c, 0].ravel(), sr[t, c, 0].ravel())[0, 1] > 0.7
 
 
 def test_demo_defaults_to_the_shipped_engines_from_any_directory() -> None:

@@ -53,7 +53,7 @@ def write_bad_files(root: Path, outside: Path) -> dict[str, str]:
         "t0_DAPI_truncated.tif": "truncated or corrupt TIFF, expected a complete image",
         "t0_DAPI_garbage.tif": "truncated or corrupt TIFF, expected a complete image",
         "t1_DAPI_int32.tif": "unexpected dtype int32: expected one of uint8, uint16, float32",
-        "t2_DAPI_rgb.tif": "expected one 2D frame per file, got shape (8, 8, 3)",
+        "t2_DAPI_rgb.tif": "single-channel planes (axes ending in YX), got shape (8, 8, 3)",
         "t3_DAPI_nan.tif": "64 NaN/inf pixels: expected finite values",
         "t4_Cy5.tif": "unknown channel 'Cy5': expected one of ['DAPI', 'FITC']",
         "t5_DAPI_nopixelsize.tif": "no pixel size in the file's metadata: expected one",

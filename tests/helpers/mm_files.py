@@ -34,6 +34,10 @@ class MMStackWriter:
         channel_names: Sequence[str],
         frames: int,
         pixel_size_um: float,
+        *,
+        slices: int = 1,
+        positions: int = 1,
+        z_step_um: float = 1.0,
     ) -> None:
         self.path = path
         self.height, self.width = shape
@@ -43,8 +47,9 @@ class MMStackWriter:
             "Prefix": path.name.split("_MMStack")[0],
             "Frames": frames,
             "Channels": len(channel_names),
-            "Slices": 1,
-            "Positions": 1,
+            "Slices": slices,
+            "Positions": positions,
+            "z-step_um": z_step_um,
             "ChNames": list(channel_names),
             "PixelSize_um": pixel_size_um,
             "Width": self.width,
@@ -53,7 +58,7 @@ class MMStackWriter:
             "TimeFirst": True,
         }
         summary_bytes = json.dumps(summary).encode()
-        self.capacity = frames * len(channel_names) + 4
+        self.capacity = frames * len(channel_names) * slices + 4
         self.index_offset = 40 + len(summary_bytes)
         self.first_ifd = self.index_offset + 8 + 20 * self.capacity
         header = bytearray(40)
@@ -70,9 +75,12 @@ class MMStackWriter:
         self._last_next_ifd_at: int | None = None
 
     def parts(
-        self, image: np.ndarray, t: int, c: int, meta: dict[str, Any]
+        self, image: np.ndarray, t: int, c: int, meta: dict[str, Any], z: int = 0, p: int = 0
     ) -> list[tuple[int, bytes]]:
-        """The (offset, bytes) writes for one image, in Micro-Manager's order."""
+        """The (offset, bytes) writes for one image, in Micro-Manager's order.
+
+        Micro-Manager writes one file per position, each index entry naming its position.
+        """
         offset = self.position
         md = json.dumps(meta).encode() + b"\0"
         pixels = np.ascontiguousarray(image, dtype="<u2").tobytes()
@@ -104,7 +112,7 @@ class MMStackWriter:
         ifd += struct.pack("<I", next_ifd)
         per_cm = round(1e4 / self.pixel_size_um)
         resolution = struct.pack("<IIII", per_cm, 1, per_cm, 1)
-        index_entry = struct.pack("<5I", c, 0, t, 0, offset)
+        index_entry = struct.pack("<5I", c, z, t, p, offset)
         self._last_next_ifd_at = offset + IFD_BYTES - 4
         self.position = next_ifd + (next_ifd % 2)
         entry_at = self.index_offset + 8 + 20 * self.images
@@ -144,14 +152,28 @@ class MMStackWriter:
 def write_ndtiff_dataset(
     folder: Path, name: str, stack: np.ndarray, channel_names: Sequence[str], pixel_size_um: float
 ) -> Path:
-    """Write a (T, C, Y, X) stack as a finished NDTiff dataset with pycromanager's writer."""
+    """Write a (T, C, Y, X) or (P, T, C, Z, Y, X) stack as a finished NDTiff dataset.
+
+    Written with ndstorage (pycromanager's writer); a 6D stack gets ``position`` and ``z`` axes,
+    each position a name and a stage position, in acquisition order (p, t, c, z).
+    """
     from ndstorage import NDTiffDataset
 
     dataset = NDTiffDataset(str(folder), name=name, writable=True, summary_metadata={})
-    for t in range(stack.shape[0]):
-        for c, channel in enumerate(channel_names):
-            meta = {"PixelSize_um": pixel_size_um, "ElapsedTime-ms": 100.0 * t, "Channel": channel}
-            dataset.put_image({"time": t, "channel": channel}, stack[t, c], meta)
+    multi = stack.ndim == 6
+    planes = stack if multi else stack[None, :, :, None]
+    for p, t, c, z in np.ndindex(planes.shape[:4]):
+        channel = channel_names[c]
+        meta: dict[str, Any] = {
+            "PixelSize_um": pixel_size_um,
+            "ElapsedTime-ms": 100.0 * t,
+            "Channel": channel,
+        }
+        axes: dict[str, Any] = {"time": t, "channel": channel}
+        if multi:
+            axes |= {"position": p, "z": z}
+            meta |= {"PositionName": f"Pos{p}", "XPositionUm": 200.0 * p, "YPositionUm": 0.0}
+        dataset.put_image(axes, planes[p, t, c, z], meta)
     dataset.finish()
     path = Path(dataset.path)
     dataset.close()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import zarr
 
+from tcan_live.core.acquisition import FrameKey
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.omezarr import OmeZarrSink, OutputFullError
 from tests.conftest import REPO_ROOT
@@ -51,9 +52,9 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     sink = OmeZarrSink(OutputConfig(path=out))
     sink.setup(layout())
     completed, pending = sink.completed(), sink.pending()
-    stored = [(row["t"], row["channel"]) for row in sink.frame_records()]
-    reported_sr = {(t, c) for event, t, c in reported if event == "sr"}
-    reported_raw = [(t, c) for event, t, c in reported if event == "raw"]
+    stored = [FrameKey(row["t"], row["channel"]) for row in sink.frame_records()]
+    reported_sr = {FrameKey(t, c) for event, t, c in reported if event == "sr"}
+    reported_raw = [FrameKey(t, c) for event, t, c in reported if event == "raw"]
     # Every frame written before the kill is there; the journal may hold a few more.
     assert reported_sr <= completed
     assert stored[: len(reported_raw)] == reported_raw
@@ -63,23 +64,23 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     assert not list(out.rglob("*.partial"))
 
     # An independent reader sees every completed chunk whole and every stored raw frame.
-    sr = zarr.open_array(out / "sr" / "0", mode="r")
-    raw = zarr.open_array(out / "raw" / "0", mode="r")
-    for t, channel in stored:
-        frame = raw_frame(t, channel)
-        np.testing.assert_array_equal(raw[t, CHANNELS.index(channel)], frame.image)
-        if (t, channel) in completed:
-            np.testing.assert_array_equal(sr[t, CHANNELS.index(channel)], enhance(frame).image)
+    sr = zarr.open_array(out / "sr" / "0" / "0", mode="r")
+    raw = zarr.open_array(out / "raw" / "0" / "0", mode="r")
+    for key in stored:
+        frame, c = raw_frame(key.t, key.channel), CHANNELS.index(key.channel)
+        np.testing.assert_array_equal(raw[key.t, c, 0], frame.image)
+        if key in completed:
+            np.testing.assert_array_equal(sr[key.t, c, 0], enhance(frame).image)
 
     for key in pending:
         frame = sink.load_raw(key)
         sink.append(frame, enhance(frame), {})
     assert sink.pending() == [] and sink.completed() == set(stored)
     sink.close()
-    sr = zarr.open_array(out / "sr" / "0", mode="r")
-    for t, channel in stored:
-        expected = enhance(raw_frame(t, channel)).image
-        np.testing.assert_array_equal(sr[t, CHANNELS.index(channel)], expected)
+    sr = zarr.open_array(out / "sr" / "0" / "0", mode="r")
+    for key in stored:
+        expected = enhance(raw_frame(key.t, key.channel)).image
+        np.testing.assert_array_equal(sr[key.t, CHANNELS.index(key.channel), 0], expected)
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def test_disk_full_gives_clear_error_and_keeps_earlier_frames(small_disk: Path) 
     sink = OmeZarrSink(OutputConfig(path=out))
     shape = (64, 64)
     sink.setup(layout(raw_shape=shape, scale=1))
-    written: list[tuple[int, str]] = []
+    written: list[FrameKey] = []
     with pytest.raises(OutputFullError) as caught:
         for t in range(1000):
             for channel in CHANNELS:
@@ -109,12 +110,13 @@ def test_disk_full_gives_clear_error_and_keeps_earlier_frames(small_disk: Path) 
     sink.close()
 
     # Earlier frames are intact for an independent reader, and a restart sees them as done.
-    sr = zarr.open_array(out / "sr" / "0", mode="r")
-    raw = zarr.open_array(out / "raw" / "0", mode="r")
-    for t, channel in written:
+    sr = zarr.open_array(out / "sr" / "0" / "0", mode="r")
+    raw = zarr.open_array(out / "raw" / "0" / "0", mode="r")
+    for t, channel, *_ in written:
         frame = raw_frame(t, channel, shape)
-        np.testing.assert_array_equal(raw[t, CHANNELS.index(channel)], frame.image)
-        np.testing.assert_array_equal(sr[t, CHANNELS.index(channel)], enhance(frame, scale=1).image)
+        np.testing.assert_array_equal(raw[t, CHANNELS.index(channel), 0], frame.image)
+        expected = enhance(frame, scale=1).image
+        np.testing.assert_array_equal(sr[t, CHANNELS.index(channel), 0], expected)
     resumed = OmeZarrSink(OutputConfig(path=out))
     resumed.setup(layout(raw_shape=shape, scale=1))
     assert set(written) <= resumed.completed()

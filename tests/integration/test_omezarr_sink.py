@@ -12,18 +12,15 @@ import zarr
 from ome_zarr.io import parse_url
 from ome_zarr.reader import Reader
 from ome_zarr_models import open_ome_zarr
+from ome_zarr_models.v05.bioformats2raw import BioFormats2Raw
 from ome_zarr_models.v05.image import Image
 
-from tcan_live.core.acquisition import ChannelInfo
+from tcan_live.core.acquisition import ChannelInfo, FrameKey
 from tcan_live.core.safe_paths import UnsafePathError
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import (
-    LayoutMismatchError,
-    OmeZarrSink,
-    open_raw,
-    open_sr,
-    rejected_dir,
-)
+from tcan_live.sinks.omezarr import OmeZarrSink
+from tcan_live.sinks.store_layout import LayoutMismatchError, open_raw, open_sr, rejected_dir
+from tcan_live.sinks.store_lock import LOCK_NAME
 from tests.integration.omezarr_helpers import CHANNELS, enhance, layout, raw_frame
 
 
@@ -53,35 +50,39 @@ def test_frames_read_back_with_ome_zarr_py_and_validate(tmp_path: Path) -> None:
     write_complete(sink, 3)
     sink.close()
 
-    sr, sr_meta = read_image(out / "sr")
-    raw, raw_meta = read_image(out / "raw")
-    assert sr.shape == (3, 2, 48, 64) and sr.dtype == np.float32
-    assert raw.shape == (3, 2, 24, 32) and raw.dtype == np.uint16
+    sr, sr_meta = read_image(out / "sr" / "0")
+    raw, raw_meta = read_image(out / "raw" / "0")
+    assert sr.shape == (3, 2, 1, 48, 64) and sr.dtype == np.float32
+    assert raw.shape == (3, 2, 1, 24, 32) and raw.dtype == np.uint16
     for meta, pixel_um in ((sr_meta, 0.05), (raw_meta, 0.1)):
-        assert [axis["name"] for axis in meta["axes"]] == ["t", "c", "y", "x"]  # type: ignore[attr-defined]
-        assert [axis.get("unit") for axis in meta["axes"]] == [  # type: ignore[attr-defined]
+        axes = meta["axes"]
+        assert [axis["name"] for axis in axes] == ["t", "c", "z", "y", "x"]  # type: ignore[attr-defined]
+        assert [axis.get("unit") for axis in axes] == [  # type: ignore[attr-defined]
             "second",
             None,
+            None,  # no z step known: scale 1, no unit
             "micrometer",
             "micrometer",
         ]
         assert meta["coordinateTransformations"] == [
-            [{"type": "scale", "scale": [20.0, 1.0, pixel_um, pixel_um]}]
+            [{"type": "scale", "scale": [20.0, 1.0, 1.0, pixel_um, pixel_um]}]
         ]
         assert meta["channel_names"] == ["microtubules", "actin"]
         assert meta["colormap"] == [[[0, 0, 0], [1, 0, 1]], [[0, 0, 0], [0, 1, 1]]]
     for t in range(3):
         for c, channel in enumerate(CHANNELS):
             frame = raw_frame(t, channel)
-            np.testing.assert_array_equal(raw[t, c], frame.image)
-            np.testing.assert_array_equal(sr[t, c], enhance(frame).image)
+            np.testing.assert_array_equal(raw[t, c, 0], frame.image)
+            np.testing.assert_array_equal(sr[t, c, 0], enhance(frame).image)
 
     for name in ("sr", "raw"):
-        model = open_ome_zarr(zarr.open_group(out / name, mode="r"))
+        # A bioformats2raw container: ome-zarr-models validates it with its images.
+        BioFormats2Raw.from_zarr(zarr.open_group(out / name, mode="r"))
+        model = open_ome_zarr(zarr.open_group(out / name / "0", mode="r"))
         assert isinstance(model, Image)
         assert model.ome_attributes.version == "0.5"
-    chunks = zarr.open_array(out / "sr" / "0", mode="r").chunks
-    assert chunks == (1, 1, 48, 64)
+    chunks = zarr.open_array(out / "sr" / "0" / "0", mode="r").chunks
+    assert chunks == (1, 1, 1, 48, 64)
 
 
 def test_per_frame_metadata_in_journal(tmp_path: Path) -> None:
@@ -128,7 +129,7 @@ def test_pending_resume_and_no_rewrite(tmp_path: Path) -> None:
 
     resumed = open_sink(out)
     assert resumed.pending() == [frame.key for frame in frames[2:]]
-    loaded = resumed.load_raw((1, "actin"))
+    loaded = resumed.load_raw(FrameKey(1, "actin"))
     np.testing.assert_array_equal(loaded.image, raw_frame(1, "actin").image)
     assert loaded.origin == "test:1/actin" and loaded.metadata == {"seed": 11}
     for key in resumed.pending():
@@ -141,8 +142,8 @@ def test_pending_resume_and_no_rewrite(tmp_path: Path) -> None:
     resumed.append(first, other, {})
     assert resumed.duplicates_ignored == 1
     resumed.close()
-    sr, _ = read_image(out / "sr")
-    np.testing.assert_array_equal(sr[0, 0], enhance(first).image)
+    sr, _ = read_image(out / "sr" / "0")
+    np.testing.assert_array_equal(sr[0, 0, 0], enhance(first).image)
 
 
 def test_torn_journal_line_is_ignored(tmp_path: Path) -> None:
@@ -155,11 +156,11 @@ def test_torn_journal_line_is_ignored(tmp_path: Path) -> None:
     with journal.open("ab") as handle:
         handle.write(b'{"event": "sr", "t": 0, "chan')  # a write cut short by a kill
     resumed = open_sink(out)
-    assert resumed.pending() == [(0, "actin")]
+    assert resumed.pending() == [FrameKey(0, "actin")]
     resumed.append(frame, enhance(frame), {})
     resumed.close()
     again = open_sink(out)
-    assert again.pending() == [] and again.completed() == {(0, "actin")}
+    assert again.pending() == [] and again.completed() == {FrameKey(0, "actin")}
     again.close()
 
 
@@ -178,6 +179,22 @@ def test_layout_mismatch_is_refused(tmp_path: Path) -> None:
     open_sink(
         out, channels=(ChannelInfo("microtubules", "FF0000"), ChannelInfo("actin", "00FF00"))
     ).close()
+
+
+def test_a_format_1_store_is_refused_in_one_line_and_left_as_it_is(tmp_path: Path) -> None:
+    # Format 1: the t x c layout, images directly at sr/0 (t, c, y, x), root version 1.
+    old = tmp_path / "old.zarr"
+    root = zarr.open_group(old, mode="w")
+    root.attrs["tcan_live"] = {"version": 1, "layout": {"channels": [], "raw_shape": [8, 8]}}
+    root.create_group("sr").create_array("0", shape=(2, 1, 8, 8), dtype="float32")
+    before = sorted(path.relative_to(old) for path in old.rglob("*"))
+    with pytest.raises(LayoutMismatchError) as refused:
+        open_sink(old)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "store format 1 (one t x c image per kind)" in message and "format 2" in message
+    after = sorted(path.relative_to(old) for path in old.rglob("*"))
+    assert [path for path in after if path.name != LOCK_NAME] == before  # the lock file stays
 
 
 def test_foreign_store_and_symlinks_are_refused(tmp_path: Path) -> None:
@@ -206,7 +223,7 @@ def test_bad_frames_get_clear_errors(tmp_path: Path) -> None:
         sink.store_raw(dataclasses.replace(frame, image=frame.image.astype(np.float32)))
     with pytest.raises(ValueError, match=r"pixel size 70\.0 nm, expected 50\.0 nm"):
         sink.append(frame, dataclasses.replace(enhance(frame), pixel_size_nm=70.0), {})
-    assert sink.pending() == [(0, "actin")]  # the raw frame was kept before the SR check
+    assert sink.pending() == [FrameKey(0, "actin")]  # the raw was kept before the SR check
     sink.close()
 
 
@@ -215,7 +232,7 @@ def test_without_raw_image_the_backlog_is_kept_until_done(tmp_path: Path) -> Non
     sink = open_sink(out, include_raw=False)
     frame = raw_frame(0, "microtubules")
     sink.store_raw(frame)
-    backlog_chunks = list((out / "tcan_live" / "backlog" / "0" / "c").rglob("*"))
+    backlog_chunks = list((out / "tcan_live" / "backlog" / "0" / "0" / "c").rglob("*"))
     assert any(path.is_file() for path in backlog_chunks)
     sink.close()
     resumed = open_sink(out, include_raw=False)
@@ -224,9 +241,10 @@ def test_without_raw_image_the_backlog_is_kept_until_done(tmp_path: Path) -> Non
     with pytest.raises(KeyError, match="was not kept"):
         resumed.load_raw(frame.key)
     resumed.close()
-    assert not [p for p in (out / "tcan_live" / "backlog" / "0" / "c").rglob("*") if p.is_file()]
+    backlog = out / "tcan_live" / "backlog" / "0" / "0" / "c"
+    assert not [p for p in backlog.rglob("*") if p.is_file()]
     assert not (out / "raw").exists()
-    assert isinstance(open_ome_zarr(zarr.open_group(out / "sr", mode="r")), Image)
+    assert isinstance(open_ome_zarr(zarr.open_group(out / "sr" / "0", mode="r")), Image)
 
 
 def test_the_store_names_its_own_parts(tmp_path: Path) -> None:
@@ -239,7 +257,8 @@ def test_the_store_names_its_own_parts(tmp_path: Path) -> None:
     assert sink.rejected_dir() == rejected_dir(out) and rejected_dir(out).is_relative_to(out)
     sink.close()
     # Read back with zarr directly, as any reader would, and through the store's own openers.
-    assert open_sr(out).shape == zarr.open_array(out / "sr" / "0", mode="r").shape
-    np.testing.assert_array_equal(open_raw(out)[2, 0], pending.image)
-    assert state.keys == {(t, c) for t in range(2) for c in CHANNELS} | {(2, CHANNELS[0])}
-    assert state.origins == {raw_frame(t, c).origin for t, c in state.keys}
+    assert open_sr(out).shape == zarr.open_array(out / "sr" / "0" / "0", mode="r").shape
+    np.testing.assert_array_equal(open_raw(out)[2, 0, 0], pending.image)
+    expected = {FrameKey(t, c) for t in range(2) for c in CHANNELS} | {FrameKey(2, CHANNELS[0])}
+    assert state.keys == expected and state.runs == {0}
+    assert state.origins == {raw_frame(key.t, key.channel).origin for key in state.keys}

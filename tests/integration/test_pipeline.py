@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 import zarr
 
-from tcan_live.core.acquisition import ChannelInfo, Frame
+from tcan_live.core.acquisition import ChannelInfo, Frame, FrameKey
 from tcan_live.engine.torch_eager import TorchEagerBackend
 from tcan_live.model import NormalizationSpec
 from tcan_live.pipeline.limits import PipelineLimits
 from tcan_live.pipeline.pipeline import Pipeline
 from tcan_live.runtime import Enhancer
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import OmeZarrSink, stored_layout
+from tcan_live.sinks.omezarr import OmeZarrSink
 from tcan_live.sinks.rejected import RejectedFrames
+from tcan_live.sinks.store_layout import stored_layout
 from tests.synthetic import filament_image, tiny_generator
 
 CHANNELS = (ChannelInfo("microtubules", "FF00FF"), ChannelInfo("actin", "00FFFF"))
@@ -65,11 +66,11 @@ def test_every_frame_ends_up_enhanced_skipped_or_kept(tmp_path: Path) -> None:
     assert stats.in_memory_peak <= 3
     store.close()
 
-    sr = zarr.open_array(tmp_path / "out.zarr" / "sr" / "0", mode="r")
-    raw = zarr.open_array(tmp_path / "out.zarr" / "raw" / "0", mode="r")
-    assert sr.shape == (10, 2, *SHAPE) and raw.shape == (10, 2, *SHAPE)
+    sr = zarr.open_array(tmp_path / "out.zarr" / "sr" / "0" / "0", mode="r")
+    raw = zarr.open_array(tmp_path / "out.zarr" / "raw" / "0" / "0", mode="r")
+    assert sr.shape == (10, 2, 1, *SHAPE) and raw.shape == (10, 2, 1, *SHAPE)
     assert np.all(np.asarray(sr).reshape(20, -1).std(axis=1) > 0)  # every SR frame written
-    np.testing.assert_array_equal(raw[4, 1], _frame(4, "actin").image)
+    np.testing.assert_array_equal(raw[4, 1, 0], _frame(4, "actin").image)
     kept = sorted((tmp_path / "rejected").glob("*.json"))
     reasons = [json.loads(path.read_text())["reason"] for path in kept]
     assert len(kept) == 3
@@ -133,4 +134,4 @@ def test_a_frame_its_source_could_not_accept_is_kept_with_the_reason(tmp_path: P
     assert json.loads(kept.read_text())["reason"] == (
         "pymmcore-plus t=1 channel 'actin': no pixel size"
     )
-    assert store.pending() == [] and (1, "actin") not in store.completed()
+    assert store.pending() == [] and FrameKey(1, "actin") not in store.completed()

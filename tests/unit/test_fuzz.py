@@ -24,7 +24,7 @@ from tcan_live.daemon.config import parse_config
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
 from tcan_live.sources.files.mmstack import MMStackReader
 from tcan_live.sources.files.ndtiff_dataset import parse_index
-from tcan_live.sources.files.single_tiff import read_single_tiff
+from tcan_live.sources.files.single_tiff import read_tiff_planes
 from tests.helpers.mm_files import MMStackWriter
 
 FUZZ = settings(
@@ -84,10 +84,12 @@ def test_single_tiff_reader_returns_a_frame_or_a_handled_error(data: bytes) -> N
         path = Path(folder) / "t0.tif"
         path.write_bytes(data)
         try:
-            frame = read_single_tiff(path)
+            frames = read_tiff_planes(path)
         except READ_ERRORS:
             return
-        assert isinstance(frame, FileFrame) and frame.image.ndim == 2
+        assert frames and all(
+            isinstance(frame, FileFrame) and frame.image.ndim == 2 for frame in frames
+        )
 
 
 @FUZZ

@@ -40,13 +40,16 @@ def test_watch_section_parses_with_defaults(tmp_path: Path) -> None:
             {"kind": "watch", "root": "/x", "settle_s": -1},
             "source.settle_s: Input should be greater",
         ),
-        ({"kind": "watch", "root": "/x", "pattern": "t(\\d+)"}, "source.pattern: .*named group"),
+        (
+            {"kind": "watch", "root": "/x", "pattern": "t(\\d+)"},
+            "source.pattern: .*named group for an index",
+        ),
         (
             {"kind": "watch", "root": "/x", "pattern": "(?P<t>"},
             "source.pattern: .*not a valid regular",
         ),
         (
-            {"kind": "watch", "root": "/x", "pattern": "(?P<t>\\d)(?P<z>\\d)"},
+            {"kind": "watch", "root": "/x", "pattern": "(?P<t>\\d)(?P<w>\\d)"},
             "unexpected named groups",
         ),
         ({"kind": "replay", "files": []}, "source.files: Tuple should have at least 1 item"),
@@ -72,7 +75,7 @@ def test_make_source_builds_each_kind(tmp_path: Path) -> None:
     hook = make_source(parse_source_config({"kind": "pycromanager", "channel_names": ["a", "b"]}))
     assert isinstance(hook, PycromanagerSource)
     frame = hook.to_frame(np.zeros((2, 2), np.uint16), {"Axes": {"time": 4, "channel": 1}})
-    assert frame.key == (4, "b")
+    assert frame.key[:2] == (4, "b")
     with pytest.raises(ConfigError, match="needs the pymmcore-plus core"):
         make_source(parse_source_config({"kind": "pymmcore-plus"}))
 

@@ -12,7 +12,7 @@ from tcan_live.core.frame_check import FrameRejected
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
 from tcan_live.sources.files.mmstack import MMStackReader
 from tcan_live.sources.files.ndtiff_dataset import parse_index
-from tcan_live.sources.files.single_tiff import read_single_tiff
+from tcan_live.sources.files.single_tiff import read_tiff_planes
 from tests.helpers.mm_files import MMStackWriter
 
 
@@ -22,7 +22,7 @@ def test_pixel_size_from_resolution_tags(tmp_path: Path) -> None:
     tifffile.imwrite(
         path, image, resolution=(1e4 / 0.248, 1e4 / 0.248), resolutionunit="CENTIMETER"
     )
-    raw = read_single_tiff(path)
+    (raw,) = read_tiff_planes(path)
     np.testing.assert_array_equal(raw.image, image)
     assert raw.pixel_size_nm == pytest.approx(248.0)
 
@@ -36,7 +36,7 @@ def test_ome_tiff_gives_pixel_size_channel_and_time(tmp_path: Path) -> None:
         "Channel": {"Name": "actin"},
     }
     tifffile.imwrite(path, np.ones((8, 8), np.uint16), ome=True, metadata=metadata)
-    raw = read_single_tiff(path)
+    (raw,) = read_tiff_planes(path)
     assert raw.pixel_size_nm == pytest.approx(65.0)
     assert raw.channel == "actin"
 
@@ -44,7 +44,7 @@ def test_ome_tiff_gives_pixel_size_channel_and_time(tmp_path: Path) -> None:
 def test_plain_tiff_without_resolution_has_no_pixel_size(tmp_path: Path) -> None:
     path = tmp_path / "a.tif"
     tifffile.imwrite(path, np.ones((8, 8), np.float32))
-    assert read_single_tiff(path).pixel_size_nm is None
+    assert read_tiff_planes(path)[0].pixel_size_nm is None
 
 
 def test_truncated_and_garbage_files_are_incomplete(tmp_path: Path) -> None:
@@ -55,18 +55,65 @@ def test_truncated_and_garbage_files_are_incomplete(tmp_path: Path) -> None:
         part = tmp_path / f"cut{cut}.tif"
         part.write_bytes(data[:cut])
         with pytest.raises(IncompleteFileError):
-            read_single_tiff(part)
+            read_tiff_planes(part)
     garbage = tmp_path / "garbage.tif"
     garbage.write_bytes(b"this is not a tiff" * 100)
     with pytest.raises(IncompleteFileError):
-        read_single_tiff(garbage)
+        read_tiff_planes(garbage)
 
 
-def test_multi_frame_file_is_refused(tmp_path: Path) -> None:
+def test_a_plain_multi_page_file_is_refused_its_axis_unknown(tmp_path: Path) -> None:
     path = tmp_path / "stack.tif"
     tifffile.imwrite(path, np.ones((3, 8, 8), np.uint16), photometric="minisblack")
-    with pytest.raises(FrameRejected, match="expected one 2D frame per file"):
-        read_single_tiff(path)
+    with pytest.raises(FrameRejected, match=r"axis 'Q' of length 3 .*expected one 2D frame"):
+        read_tiff_planes(path)
+
+
+def test_an_rgb_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rgb.tif"
+    tifffile.imwrite(path, np.ones((8, 8, 3), np.uint8), photometric="rgb")
+    with pytest.raises(FrameRejected, match=r"single-channel planes.*axes YXS"):
+        read_tiff_planes(path)
+
+
+def test_an_imagej_hyperstack_gives_every_plane_with_its_indices(tmp_path: Path) -> None:
+    path = tmp_path / "hyper.tif"
+    stack = np.arange(2 * 3 * 2 * 4 * 5, dtype=np.uint16).reshape(2, 3, 2, 4, 5)  # TZCYX
+    metadata = {"axes": "TZCYX", "spacing": 0.4, "unit": "um"}
+    tifffile.imwrite(path, stack, imagej=True, resolution=(10.0, 10.0), metadata=metadata)
+    frames = read_tiff_planes(path)
+    assert len(frames) == 12
+    for frame in frames:
+        assert frame.t is not None and frame.z is not None and frame.channel is not None
+        np.testing.assert_array_equal(frame.image, stack[frame.t, frame.z, int(frame.channel)])
+        assert frame.z_step_nm == pytest.approx(400.0)
+        assert frame.pixel_size_nm == pytest.approx(100.0)
+        assert frame.p is None and frame.pattern_applies
+    assert [frame.where for frame in frames[:3]] == ["#t0,z0,c0", "#t0,z0,c1", "#t0,z1,c0"]
+
+
+def test_an_ome_tiff_with_two_positions_names_positions_and_channels(tmp_path: Path) -> None:
+    path = tmp_path / "two.ome.tif"
+    stack = np.arange(2 * 2 * 3 * 4 * 5, dtype=np.uint16).reshape(2, 2, 3, 4, 5)  # P, C, Z, Y, X
+    with tifffile.TiffWriter(path, ome=True) as writer:
+        for p in range(2):
+            metadata = {
+                "axes": "CZYX",
+                "Name": f"well-{p}",
+                "PhysicalSizeX": 0.05,
+                "PhysicalSizeZ": 0.3,
+                "Channel": {"Name": ["actin", "tubulin"]},
+            }
+            writer.write(stack[p], photometric="minisblack", metadata=metadata)
+    frames = read_tiff_planes(path)
+    assert len(frames) == 12
+    for frame in frames:
+        assert frame.channel is not None and frame.p is not None and frame.z is not None
+        c = ["actin", "tubulin"].index(frame.channel)
+        np.testing.assert_array_equal(frame.image, stack[frame.p, c, frame.z])
+        assert frame.position_name == f"well-{frame.p}" and frame.t == 0
+        assert frame.z_step_nm == pytest.approx(300.0)
+    assert {frame.p for frame in frames} == {0, 1}
 
 
 def test_ndtiff_index_entries_count_only_when_complete() -> None:

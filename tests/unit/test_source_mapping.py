@@ -28,7 +28,7 @@ def _raw(
 def test_filename_pattern_gives_t_and_channel_through_aliases() -> None:
     mapper = FrameMapper(origin_prefix="watch", pattern=PATTERN, channel_aliases={"C1": "actin"})
     frame = mapper.to_frame(_raw(), Path("/d/t0007_C1.tif"))
-    assert frame.key == (7, "actin")
+    assert frame.key[:2] == (7, "actin")
     assert frame.origin == "watch:/d/t0007_C1.tif"
     assert frame.pixel_size_nm == 100.0
 
@@ -36,19 +36,41 @@ def test_filename_pattern_gives_t_and_channel_through_aliases() -> None:
 def test_pattern_is_matched_on_the_relative_path() -> None:
     mapper = FrameMapper(origin_prefix="watch", pattern=r"(?P<c>\w+)/img_(?P<t>\d+)\.tif")
     frame = mapper.to_frame(_raw(), Path("/root/actin/img_3.tif"), "actin/img_3.tif")
-    assert frame.key == (3, "actin")
+    assert frame.key[:2] == (3, "actin")
 
 
 def test_metadata_is_used_without_pattern_and_t_counts_otherwise() -> None:
     mapper = FrameMapper(origin_prefix="watch", default_channel="mt")
-    assert mapper.to_frame(_raw(t=4, channel="DAPI"), Path("a.tif")).key == (4, "DAPI")
-    assert mapper.to_frame(_raw(), Path("b.tif")).key == (0, "mt")
-    assert mapper.to_frame(_raw(), Path("c.tif")).key == (1, "mt")
+    assert mapper.to_frame(_raw(t=4, channel="DAPI"), Path("a.tif")).key[:2] == (4, "DAPI")
+    assert mapper.to_frame(_raw(), Path("b.tif")).key[:2] == (0, "mt")
+    assert mapper.to_frame(_raw(), Path("c.tif")).key[:2] == (1, "mt")
 
 
-def test_pattern_requires_t_group() -> None:
-    with pytest.raises(ValueError, match="named group"):
+def test_pattern_requires_an_index_group() -> None:
+    with pytest.raises(ValueError, match="named group for an index"):
         compile_pattern(r"(?P<c>\w+)")
+
+
+def test_pattern_gives_position_slice_and_tile() -> None:
+    pattern = r"(?P<p>\d+)/t(?P<t>\d+)_g(?P<g>\d+)_z(?P<z>\d+)_(?P<c>\w+)\.tif$"
+    mapper = FrameMapper(origin_prefix="watch", pattern=pattern)
+    frame = mapper.to_frame(_raw(), Path("/r/2/t5_g1_z3_actin.tif"), "2/t5_g1_z3_actin.tif")
+    assert frame.key == (5, "actin", 3, 2, 1, 0)
+    assert (frame.z, frame.position.index, frame.position.grid) == (3, 2, 1)
+
+
+def test_a_z_stack_named_by_slices_alone_counts_t_per_slice() -> None:
+    mapper = FrameMapper(origin_prefix="watch", pattern=r"z(?P<z>\d+)\.tif$", default_channel="mt")
+    keys = [mapper.to_frame(_raw(), Path(f"/r/{n}/z{z}.tif")).key for n in range(2) for z in (0, 1)]
+    assert [(key.t, key.z) for key in keys] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def test_metadata_indices_are_used_when_the_pattern_has_none() -> None:
+    mapper = FrameMapper(origin_prefix="watch")
+    raw = FileFrame(
+        image=np.zeros((4, 6), np.uint16), t=2, channel="a", pixel_size_nm=100.0, z=4, p=1
+    )
+    assert mapper.to_frame(raw, Path("x.tif")).key == (2, "a", 4, 1, 0, 0)
 
 
 @pytest.mark.parametrize(

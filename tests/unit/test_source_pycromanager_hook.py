@@ -37,7 +37,7 @@ def test_hook_passes_image_and_metadata_through_untouched() -> None:
     assert out_image is image and out_image.dtype == np.uint16
     assert out_metadata is metadata
     (frame,) = got
-    assert frame.key == (3, "FITC")
+    assert frame.key[:2] == (3, "FITC")
     assert frame.pixel_size_nm == pytest.approx(248.0)
     assert not np.shares_memory(frame.image, image)  # a copy: Micro-Manager keeps its buffer
 
@@ -58,7 +58,7 @@ def test_integer_channels_use_channel_names_and_missing_axes_use_defaults() -> N
     image = np.zeros((4, 4), np.uint16)
     fn(image, _metadata(0, 1))
     fn(image, {"PixelSize_um": 0.1})
-    assert [f.key for f in got] == [(0, "actin"), (0, "default")]
+    assert [f.key[:2] for f in got] == [(0, "actin"), (0, "default")]
     assert {f.pixel_size_nm for f in got} == {50.0}
 
 

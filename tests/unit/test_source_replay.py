@@ -26,7 +26,7 @@ def test_stack_is_replayed_in_acquisition_order_with_loops() -> None:
     assert source.wait(timeout=10)
     source.stop()
     got = [frames.get_nowait() for _ in range(frames.qsize())]
-    assert [f.key for f in got] == [(t, c) for t in range(6) for c in CHANNELS]
+    assert [f.key[:2] for f in got] == [(t, c) for t in range(6) for c in CHANNELS]
     for frame in got:
         np.testing.assert_array_equal(
             frame.image, _stack()[frame.t % 3, CHANNELS.index(frame.channel)]

@@ -26,6 +26,15 @@ class FileFrame:
         single-frame files.
     t, channel, pixel_size_nm, timestamp
         From the file's metadata, or None where it has none.
+    z, p, g
+        The z slice, stage position and grid tile the file records (None: it records none).
+    position_name, stage_um
+        The position's name and stage (x, y, z) in micrometres, where recorded.
+    z_step_nm
+        The distance between z slices, where recorded.
+    pattern_applies
+        Whether the configured file-name pattern names this frame: true for a file holding
+        one frame or one stack, false for frames of a Micro-Manager dataset (named by it).
     metadata
         JSON-serialisable extras from the file.
     """
@@ -37,3 +46,10 @@ class FileFrame:
     pixel_size_nm: float | None = None
     timestamp: float | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    z: int | None = None
+    p: int | None = None
+    g: int | None = None
+    position_name: str | None = None
+    stage_um: tuple[float | None, float | None, float | None] | None = None
+    z_step_nm: float | None = None
+    pattern_applies: bool = True

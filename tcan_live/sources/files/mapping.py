@@ -1,7 +1,8 @@
 """Turn frames read from files into pipeline :class:`Frame` objects, checking each one.
 
-(t, channel) come from the configured filename pattern (named groups ``t`` and ``c``), else
-from the file's metadata, else t counts the frames seen per channel. Every frame is checked:
+(t, channel, z, p, g) come from the configured filename pattern (named groups ``t``, ``c``,
+``z``, ``p``, ``g``), else from the file's metadata, else 0; a time index found in neither counts
+the frames seen per (channel, z, position, tile). Every frame is checked:
 dtype, 2D shape consistent with earlier frames of its channel, finite pixels, known channel,
 plausible pixel size. A failed check raises :class:`FrameRejected` with what was expected.
 """
@@ -17,22 +18,25 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, field_validator
 
-from tcan_live.core.acquisition import Frame
+from tcan_live.core.acquisition import Frame, FrameKey, Position
 from tcan_live.core.frame_check import (
     MAX_TIME_INDEX,
     FrameRejected,
     check_image,
+    check_indices,
     check_pixel_size,
-    check_time_index,
 )
 from tcan_live.sources.files.file_frame import FileFrame
 from tcan_live.sources.kind import SourceSettings
 
-_PATTERN_GROUPS = {"t", "c"}
+_PATTERN_GROUPS = {"t", "c", "z", "p", "g"}
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a filename pattern: named group ``t`` required, ``c`` optional, no others.
+    """Compile a filename pattern: named groups ``t``, ``c``, ``z``, ``p``, ``g``; an index needed.
+
+    At least one of ``t``, ``z``, ``p``, ``g`` must be there (a z-stack named only by its slices
+    is fine: its time index comes from the metadata or counts).
 
     Raises
     ------
@@ -43,11 +47,15 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise ValueError(f"not a valid regular expression ({exc})") from None
-    if "t" not in compiled.groupindex:
-        raise ValueError("expected a named group (?P<t>...) for the time index")
+    if not {"t", "z", "p", "g"} & set(compiled.groupindex):
+        raise ValueError(
+            "expected a named group for an index: (?P<t>...) for the time index, or z, p, g"
+        )
     unknown = set(compiled.groupindex) - _PATTERN_GROUPS
     if unknown:
-        raise ValueError(f"unexpected named groups {sorted(unknown)}: only t and c are used")
+        raise ValueError(
+            f"unexpected named groups {sorted(unknown)}: only t, c, z, p and g are used"
+        )
     return compiled
 
 
@@ -55,7 +63,7 @@ class FileMappingSettings(SourceSettings):
     """The ``[source]`` fields of kinds that read files: how a file names its frame."""
 
     pattern: str | None = None
-    """Regex on the file's path relative to the root; named groups t (required) and c."""
+    """Regex on the file's path relative to the root; named groups t, c, z, p, g (one index)."""
     channels: tuple[str, ...] = ()
     """Known channel names; frames of any other channel are refused. Empty: accept any."""
     channel_aliases: dict[str, str] = Field(default_factory=dict)
@@ -121,45 +129,59 @@ class FrameMapper:
         self._default_channel = default_channel
         self._pixel_size_override = pixel_size_nm
         self._lock = threading.Lock()
-        self._next_t: dict[str, int] = {}
+        self._next_t: dict[tuple[str, int, int, int], int] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
 
     def origin(self, raw: FileFrame, path: Path) -> str:
         """Return the origin a frame read from ``path`` gets (file and position in it)."""
         return f"{self._origin_prefix}:{path}{raw.where}"
 
-    def continue_after(self, keys: Iterable[tuple[int, str]]) -> None:
-        """Continue arrival numbering after these (t, channel) keys (a resumed run)."""
+    def continue_after(self, keys: Iterable[FrameKey]) -> None:
+        """Continue arrival numbering after these keys (a resumed run)."""
         with self._lock:
-            for t, channel in keys:
-                self._next_t[channel] = max(self._next_t.get(channel, 0), t + 1)
+            for key in keys:
+                stack = (key.channel, key.z, key.p, key.g)
+                self._next_t[stack] = max(self._next_t.get(stack, 0), key.t + 1)
 
     def to_frame(self, raw: FileFrame, path: Path, relative: str | None = None) -> Frame:
         """Build the checked :class:`Frame` for ``raw`` read from ``path``.
 
         ``relative`` is the path the filename pattern is matched against (default: the file
-        name); the pattern applies to single-frame files only (``raw.where`` empty).
+        name); the pattern applies to files of one frame or one stack (``raw.pattern_applies``),
+        and what it names takes precedence over what the file records.
         """
         t, channel = raw.t, raw.channel
-        if self._pattern is not None and not raw.where:
+        named: dict[str, int] = {}
+        if self._pattern is not None and raw.pattern_applies:
             subject = relative if relative is not None else path.name
             match = self._pattern.search(subject)
             if match is None:
                 raise FrameRejected(
                     f"file name {subject!r} does not match pattern {self._pattern.pattern!r}"
                 )
-            t = int(match.group("t"))
+            if "t" in self._pattern.groupindex and match.group("t") is not None:
+                t = int(match.group("t"))
             if "c" in self._pattern.groupindex and match.group("c") is not None:
                 channel = match.group("c")
+            named = {
+                axis: int(match.group(axis))
+                for axis in ("z", "p", "g")
+                if axis in self._pattern.groupindex and match.group(axis) is not None
+            }
+        z = named.get("z", raw.z or 0)
+        p = named.get("p", raw.p or 0)
+        g = named.get("g", raw.g or 0)
         if t is not None:
-            check_time_index(t, self._max_time_index)
+            check_indices(FrameKey(t, "", z, p, g), self._max_time_index)
         channel = self._channel_name(channel)
         image = self._checked_image(raw.image, channel)
         pixel_size = self._pixel_size_nm(raw)
         with self._lock:
+            stack = (channel, z, p, g)
             if t is None:
-                t = self._next_t.get(channel, 0)
-            self._next_t[channel] = max(self._next_t.get(channel, 0), t + 1)
+                t = self._next_t.get(stack, 0)
+                check_indices(FrameKey(t, "", z, p, g), self._max_time_index)
+            self._next_t[stack] = max(self._next_t.get(stack, 0), t + 1)
         return Frame(
             image=image,
             t=t,
@@ -168,6 +190,9 @@ class FrameMapper:
             timestamp=raw.timestamp if raw.timestamp is not None else time.time(),
             origin=self.origin(raw, path),
             metadata=dict(raw.metadata),
+            z=z,
+            position=Position(index=p, grid=g, name=raw.position_name or "", stage_um=raw.stage_um),
+            z_step_nm=raw.z_step_nm,
         )
 
     def _channel_name(self, found: str | None) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from tcan_live.core.frame_check import FrameRejected
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
-from tcan_live.sources.metadata import ElapsedClock, um_to_nm
+from tcan_live.sources.metadata import ElapsedClock, stage_of, um_to_nm
 
 INDEX_MAP_OFFSET_HEADER = 54773648
 INDEX_MAP_HEADER = 3453623
@@ -70,14 +70,9 @@ class MMStackReader:
             for channel, z, t, position, ifd_offset in entries:
                 where = f"#{self._next_entry}"
                 try:
-                    if z != 0 or position != 0:
-                        raise FrameRejected(
-                            "expected a single z slice and position (a t, c time-lapse), "
-                            f"got slice {z}, position {position}"
-                        )
                     image, meta = _read_image(fh, order, ifd_offset)
                     result: FileFrame | FrameRejected = self._raw_frame(
-                        image, meta, where, t, channel
+                        image, meta, where, (t, channel, z, position)
                     )
                 except IncompleteFileError:
                     break
@@ -109,8 +104,9 @@ class MMStackReader:
         return int(index_offset)
 
     def _raw_frame(
-        self, image: np.ndarray, meta: dict[str, Any], where: str, t: int, channel_index: int
+        self, image: np.ndarray, meta: dict[str, Any], where: str, index: tuple[int, int, int, int]
     ) -> FileFrame:
+        t, channel_index, z, position = index
         summary = self._summary or {}
         names = summary.get("ChNames") or []
         channel = meta.get("Channel")
@@ -129,6 +125,12 @@ class MMStackReader:
             if "ElapsedTime-ms" in meta
             else None,
             metadata={"elapsed_ms": meta.get("ElapsedTime-ms"), "channel_index": channel_index},
+            z=z,
+            p=position,
+            position_name=str(meta["PositionName"]) if meta.get("PositionName") else None,
+            stage_um=stage_of(meta),
+            z_step_nm=um_to_nm(summary.get("z-step_um")),
+            pattern_applies=False,
         )
 
 

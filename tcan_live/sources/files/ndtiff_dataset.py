@@ -20,7 +20,7 @@ import numpy as np
 
 from tcan_live.core.frame_check import FrameRejected
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
-from tcan_live.sources.metadata import ElapsedClock, um_to_nm
+from tcan_live.sources.metadata import ElapsedClock, stage_of, um_to_nm
 
 INDEX_NAME = "NDTiff.index"
 _EIGHT_BIT, _RGB = 0, 2
@@ -161,16 +161,19 @@ class NDTiffReader:
         return image.astype(dtype.newbyteorder("=")), meta
 
 
+def _index(axes: dict[str, Any], name: str) -> int | None:
+    value = axes.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FrameRejected(f"axis {name!r} = {value!r}: expected an integer index")
+    return value
+
+
 def _raw_frame(
     entry: IndexEntry, image: np.ndarray, meta: dict[str, Any], where: str, clock: ElapsedClock
 ) -> FileFrame:
     axes = entry.axes
-    for extra in ("z", "position"):
-        if axes.get(extra, 0) not in (0, None):
-            raise FrameRejected(
-                f"expected a single z slice and position (a t, c time-lapse), "
-                f"got {extra} {axes[extra]}"
-            )
     channel = axes.get("channel")
     return FileFrame(
         image=image,
@@ -180,4 +183,9 @@ def _raw_frame(
         pixel_size_nm=um_to_nm(meta.get("PixelSize_um")),
         timestamp=clock.timestamp(meta["ElapsedTime-ms"]) if "ElapsedTime-ms" in meta else None,
         metadata={"axes": axes, "elapsed_ms": meta.get("ElapsedTime-ms")},
+        z=_index(axes, "z"),
+        p=_index(axes, "position"),
+        position_name=str(meta["PositionName"]) if meta.get("PositionName") else None,
+        stage_um=stage_of(meta),
+        pattern_applies=False,
     )

@@ -18,7 +18,7 @@ from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
 from tcan_live.sources.files.mapping import FrameMapper
 from tcan_live.sources.files.mmstack import MMStackReader, is_mmstack_name
 from tcan_live.sources.files.ndtiff_dataset import INDEX_NAME, NDTiffReader, is_ndtiff_data_name
-from tcan_live.sources.files.single_tiff import read_single_tiff
+from tcan_live.sources.files.single_tiff import read_tiff_planes
 
 FileLayout = Literal["single", "mmstack", "ndtiff"]
 
@@ -79,7 +79,7 @@ def read_finished_file(path: Path, mapper: FrameMapper) -> list[Frame]:
             )
         raws: list[FileFrame | FrameRejected]
         if layout == "single":
-            raws = [read_single_tiff(path)]
+            raws = list(read_tiff_planes(path))
         else:
             raws = open_live_reader(path, layout).poll()
         frames = []

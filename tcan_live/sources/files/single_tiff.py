@@ -1,12 +1,18 @@
-"""Read a complete single-frame TIFF / OME-TIFF (one image per file, as written per frame).
+"""Read a complete TIFF / OME-TIFF: one frame per file, or a finished multi-dimensional stack.
 
 A file counts as complete only when every page's pixel bytes lie inside the file and tifffile
 decodes it; anything less raises :class:`IncompleteFileError`, so a file still being written is
 never taken half-way.
+
+A stack (an ImageJ hyperstack, an OME-TIFF with T, C, Z axes and one image per stage position)
+gives one frame per plane, indexed by its own axes: ``t`` from T, the channel from C (the OME
+channel name, else the index as text, for ``channel_aliases``), ``z`` from Z and ``p`` from the
+OME image. Any other axis longer than one is refused: its meaning is not recorded.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -15,39 +21,113 @@ import numpy as np
 import tifffile
 
 from tcan_live.core.frame_check import FrameRejected
-from tcan_live.core.tiff_files import ome_elements, reading, tiff_pixel_size_nm
+from tcan_live.core.tiff_files import (
+    ome_elements,
+    ome_image,
+    reading,
+    tiff_pixel_size_nm,
+    tiff_z_step_nm,
+)
 from tcan_live.sources.files.file_frame import FileFrame, IncompleteFileError
 
+_INDEXED_AXES = {"T": "t", "C": "c", "Z": "z"}
+_PLANE_AXES = {"Y", "X"}
 
-def read_single_tiff(path: Path) -> FileFrame:
-    """Return the one 2D frame stored in ``path``.
+
+def read_tiff_planes(path: Path) -> list[FileFrame]:
+    """Return the frames stored in ``path``: its one 2D frame, or every plane of a stack.
 
     Raises
     ------
     IncompleteFileError
         The file is truncated, still being written, or not decodable as TIFF.
     FrameRejected
-        The file is complete but does not hold exactly one 2D frame.
+        The file is complete but holds no usable frames (RGB, unknown axes).
     PermissionError
         The file cannot be opened.
     """
     try:
         with reading(path), tifffile.TiffFile(path) as tif:
             _require_complete(tif)
-            series = tif.series[0]
-            image = series.asarray()
+            series = list(tif.series)
             pixel_size_nm = tiff_pixel_size_nm(tif)
-            ome = _ome_plane(tif)
+            if len(series) == 1 and math.prod(_leading_shape(series[0])) == 1:
+                image = np.squeeze(series[0].asarray())
+                if image.ndim == 2:
+                    return [FileFrame(image=image, pixel_size_nm=pixel_size_nm, **_ome_plane(tif))]
+            z_step_nm = tiff_z_step_nm(tif)
+            return [
+                frame
+                for p, one in enumerate(series)
+                for frame in _planes(tif, one, p if len(series) > 1 else None, z_step_nm)
+            ]
     except (IncompleteFileError, FrameRejected, PermissionError, FileNotFoundError):
         raise
     except Exception as exc:  # tifffile raises many kinds on partial or corrupt files
         raise IncompleteFileError(f"not a complete TIFF ({type(exc).__name__}: {exc})") from exc
-    image = np.squeeze(image)
-    if image.ndim != 2:
+
+
+def _leading_shape(series: tifffile.TiffPageSeries) -> tuple[int, ...]:
+    """Return the shape of the axes before Y, X (samples included: RGB is no one plane)."""
+    return tuple(
+        length
+        for axis, length in zip(series.axes, series.shape, strict=True)
+        if axis not in _PLANE_AXES
+    )
+
+
+def _planes(
+    tif: tifffile.TiffFile,
+    series: tifffile.TiffPageSeries,
+    p: int | None,
+    z_step_nm: float | None,
+) -> list[FileFrame]:
+    axes = series.axes
+    if not axes.endswith("YX"):
         raise FrameRejected(
-            f"expected one 2D frame per file, got shape {series.shape} (axes {series.axes})"
+            f"expected 2D single-channel planes (axes ending in YX), got shape {series.shape} "
+            f"(axes {axes})"
         )
-    return FileFrame(image=image, pixel_size_nm=pixel_size_nm, **ome)
+    leading = axes[:-2]
+    for axis, length in zip(leading, series.shape[:-2], strict=True):
+        if axis not in _INDEXED_AXES and length > 1:
+            raise FrameRejected(
+                f"axis {axis!r} of length {length} (shape {series.shape}, axes {axes}): expected "
+                "one 2D frame per file, or a stack whose other axes are T, C and Z (ImageJ or "
+                "OME metadata)"
+            )
+    name, channel_names = ome_image(tif, p or 0)
+    pixel_size_nm = tiff_pixel_size_nm(tif)
+    data = series.asarray()
+    frames = []
+    for index in np.ndindex(data.shape[:-2]):
+        named = {
+            _INDEXED_AXES[axis]: value
+            for axis, value in zip(leading, index, strict=True)
+            if axis in _INDEXED_AXES
+        }
+        c = named.get("c", 0)
+        channel = channel_names[c] if c < len(channel_names) and channel_names[c] else None
+        if channel is None and "c" in named:
+            channel = str(c)
+        where = "#" + ",".join(
+            f"{axis}{value}" for axis, value in (("p", p), *named.items()) if value is not None
+        )
+        frames.append(
+            FileFrame(
+                image=np.asarray(data[index]),
+                where=where,
+                t=named.get("t", 0),
+                channel=channel,
+                pixel_size_nm=pixel_size_nm,
+                z=named.get("z", 0),
+                p=p,
+                position_name=name or None,
+                z_step_nm=z_step_nm,
+                metadata={"axes": axes, "index": [int(value) for value in index]},
+            )
+        )
+    return frames
 
 
 def unwritten_tail(image: np.ndarray) -> int:
@@ -75,14 +155,15 @@ def _require_complete(tif: tifffile.TiffFile) -> None:
     size = tif.filehandle.size
     if not tif.series:
         raise IncompleteFileError("no image data in the file yet")
-    for page in tif.series[0].pages:
-        if page is None:
-            raise IncompleteFileError("a page of the image is missing")
-        for offset, count in zip(page.dataoffsets, page.databytecounts, strict=True):
-            if count == 0 or offset + count > size:
-                raise IncompleteFileError(
-                    f"pixel data end at byte {offset + count}, beyond the file's {size} bytes"
-                )
+    for series in tif.series:
+        for page in series.pages:
+            if page is None:
+                raise IncompleteFileError("a page of the image is missing")
+            for offset, count in zip(page.dataoffsets, page.databytecounts, strict=True):
+                if count == 0 or offset + count > size:
+                    raise IncompleteFileError(
+                        f"pixel data end at byte {offset + count}, beyond the file's {size} bytes"
+                    )
 
 
 def _ome_plane(tif: tifffile.TiffFile) -> dict[str, Any]:
