@@ -254,6 +254,12 @@ def _engine_alone(
     )
 
 
+def _median_run(runs: list[PipelineRun]) -> PipelineRun:
+    """Return the run of median throughput (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda run: run.pipeline_mp_per_s)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def bench_pipeline(
     engine_dir: Path,
     *,
@@ -261,9 +267,14 @@ def bench_pipeline(
     size: int = 256,
     paced_fraction: float = 0.5,
     limits: PipelineLimits | None = None,
+    repeats: int = 1,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Measure engine-only and pipeline throughput side by side; return the JSON report."""
+    """Measure engine-only and pipeline throughput side by side; return the JSON report.
+
+    ``repeats``: the two saturated runs (time-lapse and positions x z) are each made this many
+    times, in alternating order; the report's figures are each one's median run.
+    """
     limits = limits or PipelineLimits()
     engine, stack, pixel_size_nm, engine_mp_per_s = _engine_alone(
         engine_dir, frames, size, limits, log
@@ -271,13 +282,15 @@ def bench_pipeline(
     engine_fps = engine_mp_per_s / (size * size / 1e6)
     runs = []
     with tempfile.TemporaryDirectory(prefix="tcan-bench-") as workdir:
-        plans = (
-            ("saturated", 0.0, None),
-            ("saturated-pz", 0.0, MULTIDIM),
-            ("paced", paced_fraction * engine_fps, None),
-        )
-        for mode, rate, multidim in plans:
+        pair = [("saturated", 0.0, None), ("saturated-pz", 0.0, MULTIDIM)]
+        plans = []
+        for turn in range(repeats):  # alternating order: drifting machine load cancels out
+            plans.extend(pair if turn % 2 == 0 else pair[::-1])
+        plans.append(("paced", paced_fraction * engine_fps, None))
+        for number, (mode, rate, multidim) in enumerate(plans):
             log(f"pipeline, {mode}: {frames} frames at {rate or 'max'} frames/s")
+            folder = Path(workdir) / str(number)
+            folder.mkdir()
             runs.append(
                 run_pipeline(
                     engine,
@@ -287,12 +300,14 @@ def bench_pipeline(
                     rate_hz=rate,
                     mode=mode,
                     limits=limits,
-                    workdir=Path(workdir),
+                    workdir=folder,
                     multidim=multidim,
                 )
             )
     engine.close()
-    saturated, multidim_run, paced = runs
+    paced = runs[-1]
+    saturated = _median_run([run for run in runs if run.mode == "saturated"])
+    multidim_run = _median_run([run for run in runs if run.mode == "saturated-pz"])
     return {
         "engine": str(engine_dir),
         "frames": frames,
@@ -311,6 +326,7 @@ def bench_pipeline(
         "paced_backlog_slope_per_s": paced.backlog_slope_per_s,
         "paced_latency_drift": paced.latency_drift,
         "rss_growth_mb": max(saturated.rss_growth_mb, paced.rss_growth_mb),
+        "repeats": repeats,
         "frames_lost": sum(run.frames_lost for run in runs),
         "runs": [asdict(run) for run in runs],
     }

@@ -95,6 +95,12 @@ def bench_pipeline(
         int,
         typer.Option("--max-in-memory", min=1, help="Frames held in memory before spilling."),
     ] = 32,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats", min=1, help="Saturated runs of each kind, alternating (medians used)."
+        ),
+    ] = 1,
     json_out: JsonOption = None,
 ) -> None:
     """Measure the whole daemon path (replay, store, engine, OME-Zarr) against the engine."""
@@ -110,6 +116,7 @@ def bench_pipeline(
             size=size,
             paced_fraction=paced_fraction,
             limits=limits,
+            repeats=repeats,
             log=step_logger(console),
         )
     table = Table(title=f"{frames} frames of {size} x {size}: pipeline against engine alone")
@@ -135,7 +142,7 @@ def bench_pipeline(
     console.print(table)
     console.print(
         f"saturated-pz / saturated: {report['multidim_vs_timelapse']:.2f} (2 positions x 5 z "
-        "slices per time point against the time-lapse path, same frames)"
+        f"slices per time point against the time-lapse path, same frames; medians of {repeats})"
     )
     _write_json(console, report, json_out)
 
