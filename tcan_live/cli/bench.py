@@ -140,9 +140,11 @@ def bench_pipeline(
             str(run_report["frames_lost"]),
         )
     console.print(table)
+    pairs = ", ".join(f"{ratio:.2f}" for ratio in report["multidim_vs_timelapse_per_turn"])
     console.print(
         f"saturated-pz / saturated: {report['multidim_vs_timelapse']:.2f} (2 positions x 5 z "
-        f"slices per time point against the time-lapse path, same frames; medians of {repeats})"
+        f"slices per time point against the time-lapse path, same frames; median of {repeats} "
+        f"back-to-back pairs: {pairs})"
     )
     _write_json(console, report, json_out)
 
@@ -197,6 +199,67 @@ def bench_soak(
     _write_json(console, report, json_out)
     if report["frames_lost"]:
         fail(console, f"{report['frames_lost']} frame(s) lost in the soak run", RUN_ERROR)
+
+
+@bench_app.command("batch")
+def bench_batch(
+    engine: EngineOption,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames in the dataset.")] = 200,
+    size: SizeOption = 256,
+    runs: Annotated[
+        str,
+        typer.Option("--runs", help="Local clusters to compare, WORKERSxTHREADS, e.g. 1x1,2x1."),
+    ] = "1x1,2x1",
+    frames_per_task: Annotated[
+        int, typer.Option("--frames-per-task", min=1, help="Frames one task enhances together.")
+    ] = 1,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Turns of every run; each keeps its best.")
+    ] = 1,
+    json_out: JsonOption = None,
+) -> None:
+    """Throughput of ``tcan-live batch`` on local clusters of different sizes, same frames."""
+    from tcan_live.bench.batch import bench_batch as run
+    from tcan_live.bench.batch import parse_configurations
+
+    console = Console(width=max(Console().width, 140))
+    with one_line_errors(console):
+        report = run(
+            engine,
+            frames=frames,
+            size=size,
+            configurations=parse_configurations(runs),
+            frames_per_task=frames_per_task,
+            repeats=repeats,
+            log=step_logger(console),
+        )
+    table = Table(
+        title=f"tcan-live batch: {frames} frames of {size} x {size}, best of {repeats} per cluster",
+        caption=f"engine alone in one process: {report['engine_alone_mp_per_s']:.3f} MP/s; "
+        f"{report['physical_cores']} physical cores, {report['logical_cpus']} logical CPUs; "
+        "CPU: the run's own processes / the whole machine, 100 % = one core; load: 1-min average",
+    )
+    headers = ("workers x threads", "MP/s", "x first", "s", "start s", "CPU own/all %", "load")
+    for header in (*headers, "frames once", "same pixels"):
+        table.add_column(header, justify="left" if header == headers[0] else "right")
+    for entry in report["runs"]:
+        table.add_row(
+            f"{entry['workers']} x {entry['engine_threads']}",
+            f"{entry['megapixels_per_s']:.3f}",
+            f"{entry['speedup']:.2f}",
+            f"{entry['seconds']:.1f}",
+            f"{entry['cluster_start_s']:.1f}",
+            f"{entry['own_cpu_percent']:.0f} / {entry['cpu_busy_percent']:.0f}",
+            f"{entry['load_average']:.1f}",
+            "yes" if entry["chunks"] == entry["written"] == frames else "NO",
+            "yes" if entry["identical_to_first"] else "NO",
+        )
+    console.print(table)
+    _write_json(console, report, json_out)
+    if any(
+        entry["chunks"] != frames or not entry["identical_to_first"] for entry in report["runs"]
+    ):
+        fail(console, "a run did not store every frame once with the same pixels", RUN_ERROR)
 
 
 def register(app: typer.Typer) -> None:

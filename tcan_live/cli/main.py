@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from tcan_live.cli import (
+    batch,
     bench,
     build_engine,
     demo,
@@ -68,5 +69,6 @@ ship_engine.register(app)
 train.register(app)
 run.register(app)
 watch.register(app)
+batch.register(app)
 demo.register(app)
 doctor.register(app)

@@ -39,8 +39,13 @@ def train(
         ),
     ] = 0,
 ) -> None:
-    """Train a generator and discriminator; writes best/last checkpoints, log.csv and loss.png."""
+    """Train a generator and discriminator; writes best/last checkpoints, log.csv and loss.png.
+
+    Data-parallel on several processes or GPUs: ``torchrun --nproc-per-node N --no-python
+    tcan-live train --config ...`` (the same global batch, split over the processes).
+    """
     from tcan_live_training.config import load_train_config
+    from tcan_live_training.distributed import Ranks
     from tcan_live_training.trainer import time_steps as measure_steps
     from tcan_live_training.trainer import train as run_training
 
@@ -59,10 +64,11 @@ def train(
             config_text=config.read_text(encoding="utf-8"),
             progress=not quiet,
         )
-    typer.echo(
-        f"trained {outcome.epochs} epochs ({outcome.steps} steps); best validation loss "
-        f"{outcome.best_val_loss:.5g} at epoch {outcome.best_epoch + 1}: {outcome.best}"
-    )
+    if Ranks.from_environment().writer:  # under torchrun: once, from the process that wrote
+        typer.echo(
+            f"trained {outcome.epochs} epochs ({outcome.steps} steps); best validation loss "
+            f"{outcome.best_val_loss:.5g} at epoch {outcome.best_epoch + 1}: {outcome.best}"
+        )
 
 
 def _report_timing(settings: TrainConfig, timing: dict[str, float], steps: int) -> None:

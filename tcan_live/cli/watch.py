@@ -8,20 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tcan_live.cli.daemon_support import DashboardOption, DrainOption
+from tcan_live.cli.engine_options import EngineForOption, EngineOption, engines_by_channel
 from tcan_live.cli.errors import plain_console
 
 if TYPE_CHECKING:
     from tcan_live.daemon.config import DaemonConfig
-
-
-def _engine_for(specs: list[str]) -> dict[str, str]:
-    channels: dict[str, str] = {}
-    for spec in specs:
-        name, sep, engine = spec.partition("=")
-        if not sep or not name or not engine:
-            raise typer.BadParameter(f"{spec!r}: expected CHANNEL=ENGINE_FOLDER")
-        channels[name] = engine
-    return channels
 
 
 def watch_config(
@@ -73,13 +64,8 @@ def watch_config(
 def watch(
     folder: Annotated[Path, typer.Argument(help="The folder the acquisition writes into.")],
     out: Annotated[Path, typer.Option("--out", help="The OME-Zarr output, e.g. OUT.zarr.")],
-    engine: Annotated[
-        Path | None, typer.Option("--engine", help="Engine folder for every channel.")
-    ] = None,
-    engine_for: Annotated[
-        list[str] | None,
-        typer.Option("--engine-for", help="CHANNEL=ENGINE_FOLDER, repeatable."),
-    ] = None,
+    engine: EngineOption = None,
+    engine_for: EngineForOption = None,
     channel: Annotated[
         list[str] | None,
         typer.Option("--channel", help="Channel names using --engine (default: 'default')."),
@@ -113,7 +99,7 @@ def watch(
             folder,
             out,
             engine=engine,
-            engine_for=_engine_for(engine_for or []),
+            engine_for=engines_by_channel(engine_for or []),
             channels=channel or [],
             config=config,
             pixel_size_nm=pixel_size,

@@ -90,18 +90,32 @@ def write_tiff(path: str | Path, image: NDArray[np.generic], pixel_size_nm: floa
     return target
 
 
-def _read(path: str | Path) -> tuple[NDArray[np.generic], str, float | None]:
+@contextmanager
+def _opened(path: str | Path) -> Iterator[tifffile.TiffFile]:
+    """Open a TIFF; any failure inside is one :class:`ImageFileError` naming the file."""
     source = Path(path)
     if not source.is_file():
         raise ImageFileError(f"{source}: no such image file")
     try:
         with reading(source), tifffile.TiffFile(source) as tif:
-            series = tif.series[0]
-            return series.asarray(), series.axes, tiff_pixel_size_nm(tif)
+            yield tif
     except PermissionError as error:
         raise ImageFileError(f"{source}: cannot be read ({error.strerror})") from None
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as error:
         raise ImageFileError(f"{source}: not a readable TIFF ({error})") from None
+
+
+def _read(path: str | Path) -> tuple[NDArray[np.generic], str, float | None]:
+    with _opened(path) as tif:
+        series = tif.series[0]
+        return series.asarray(), series.axes, tiff_pixel_size_nm(tif)
+
+
+def _check_planes(path: str | Path, shape: tuple[int, ...], axes: str) -> None:
+    if "S" in axes and shape[axes.index("S")] > 1:
+        raise ImageFileError(f"{path}: RGB/multi-sample TIFF; expected single-channel planes")
+    if len(shape) < 2:
+        raise ImageFileError(f"{path}: image of shape {shape}; expected 2D planes")
 
 
 def read_tiff_stack(path: str | Path) -> tuple[NDArray[np.generic], float | None]:
@@ -115,11 +129,38 @@ def read_tiff_stack(path: str | Path) -> tuple[NDArray[np.generic], float | None
         When the file is missing, not a readable TIFF, RGB, or has no 2D planes.
     """
     image, axes, pixel_nm = _read(path)
-    if "S" in axes and image.shape[axes.index("S")] > 1:
-        raise ImageFileError(f"{path}: RGB/multi-sample TIFF; expected single-channel planes")
-    if image.ndim < 2:
-        raise ImageFileError(f"{path}: image of shape {image.shape}; expected 2D planes")
+    _check_planes(path, image.shape, axes)
     return image.reshape(-1, image.shape[-2], image.shape[-1]), pixel_nm
+
+
+def tiff_stack_planes(path: str | Path) -> tuple[int, float | None]:
+    """Count the 2D planes :func:`read_tiff_stack` would return, and the pixel size in nm.
+
+    Reads the file's metadata only, not its pixels.
+
+    Raises
+    ------
+    ImageFileError
+        As :func:`read_tiff_stack`.
+    """
+    with _opened(path) as tif:
+        series = tif.series[0]
+        shape, axes, pixel_nm = tuple(series.shape), series.axes, tiff_pixel_size_nm(tif)
+    _check_planes(path, shape, axes)
+    return int(np.prod(shape[:-2], dtype=np.int64)), pixel_nm
+
+
+def read_tiff_plane(path: str | Path, index: int) -> NDArray[np.generic]:
+    """Read plane ``index`` of :func:`read_tiff_stack`'s (N, Y, X), and only its pages.
+
+    Raises
+    ------
+    ImageFileError
+        When the file or the plane cannot be read.
+    """
+    with _opened(path) as tif:
+        plane = np.asarray(tif.asarray(key=index, series=0))
+    return plane.reshape(plane.shape[-2], plane.shape[-1])
 
 
 def read_tiff(path: str | Path) -> tuple[NDArray[np.float32], float | None]:

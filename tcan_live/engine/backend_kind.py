@@ -80,7 +80,8 @@ class BackendKind:
     precisions
         The precisions it can build.
     open
-        Opens verified engine bytes with their manifest.
+        Opens verified engine bytes with their manifest and the CPU threads the backend may
+        use (None: the machine's physical cores; GPU backends ignore it).
     library
         The Python module whose version the manifest records (``installed_version``).
     why_not
@@ -107,7 +108,7 @@ class BackendKind:
     name: str
     engine_file: str
     precisions: tuple[Precision, ...]
-    open: Callable[[bytes, EngineManifest], InferenceBackend]
+    open: Callable[[bytes, EngineManifest, int | None], InferenceBackend]
     library: str
     why_not: str = ""
     preflight: Callable[[Precision], str] = _runs_on_cpu

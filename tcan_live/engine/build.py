@@ -175,7 +175,7 @@ def build_engine(
         )
         if kind.engine_file != ONNX_FILE:  # the onnxruntime engine is the ONNX just checked
             log(f"parity of the {backend} engine against torch fp32 on {device}")
-            opened = kind.open(engine, manifest)
+            opened = kind.open(engine, manifest, None)
             try:
                 parity = measure_parity(opened, expected, tiles, tolerance, device)
             finally:

@@ -80,7 +80,7 @@ def verified_bytes(folder: Path, name: str, sha256: str) -> bytes:
 
 
 def load_backend(
-    path: str | Path, backend: str | None = None
+    path: str | Path, backend: str | None = None, *, threads: int | None = None
 ) -> tuple[InferenceBackend, EngineManifest]:
     """Check an engine folder against its files and this machine, then open its backend.
 
@@ -90,6 +90,9 @@ def load_backend(
         Folder written by ``tcan-live build-engine``.
     backend
         The backend the caller expects; None accepts whatever the manifest names.
+    threads
+        CPU threads the backend may use (None: the machine's physical cores), e.g. a share of
+        the cores when several processes run engines side by side (``tcan-live batch``).
 
     Returns
     -------
@@ -117,15 +120,17 @@ def load_backend(
             if manifest.engine_file == manifest.onnx_file
             else verified_bytes(folder, manifest.engine_file, manifest.engine_sha256)
         )
-        return kind.open(engine, manifest), manifest
+        return kind.open(engine, manifest, threads), manifest
     except EngineError as error:
         raise EngineError(
             f"{folder}: {error}; rebuild with: {manifest.rebuild_command(folder)}"
         ) from None
 
 
-def load_engine(path: str | Path) -> Engine:
+def load_engine(path: str | Path, *, threads: int | None = None) -> Engine:
     """Load a built engine folder (``manifest.json`` + model files), verifying it first.
+
+    ``threads`` limits the CPU threads its backend uses (None: the physical cores).
 
     Raises
     ------
@@ -133,7 +138,7 @@ def load_engine(path: str | Path) -> Engine:
         One line saying what differs between the manifest and the files or this machine,
         and the command that rebuilds the engine.
     """
-    backend, manifest = load_backend(path)
+    backend, manifest = load_backend(path, threads=threads)
     return Engine(backend, manifest.model_dump(mode="json"))
 
 

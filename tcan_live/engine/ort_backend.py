@@ -96,9 +96,11 @@ class OnnxRuntimeBackend:
         self._session = None
 
 
-def open_backend(model: bytes, manifest: EngineManifest) -> OnnxRuntimeBackend:
-    """Open the verified engine bytes of an onnxruntime manifest."""
-    return OnnxRuntimeBackend(model, manifest.tile, manifest.scale, manifest.max_batch)
+def open_backend(
+    model: bytes, manifest: EngineManifest, threads: int | None = None
+) -> OnnxRuntimeBackend:
+    """Open the verified engine bytes of an onnxruntime manifest (``threads``: intra-op)."""
+    return OnnxRuntimeBackend(model, manifest.tile, manifest.scale, manifest.max_batch, threads)
 
 
 KIND = BackendKind(

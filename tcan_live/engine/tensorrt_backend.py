@@ -187,8 +187,10 @@ class TensorRTBackend:
         self._input = self._output = None  # type: ignore[assignment]
 
 
-def open_backend(plan: bytes, manifest: EngineManifest) -> TensorRTBackend:
-    """Open the verified plan bytes of a tensorrt manifest."""
+def open_backend(
+    plan: bytes, manifest: EngineManifest, threads: int | None = None
+) -> TensorRTBackend:
+    """Open the verified plan bytes of a tensorrt manifest (on the GPU: ``threads`` unused)."""
     return TensorRTBackend(plan, manifest.tile, manifest.scale, manifest.max_batch)
 
 

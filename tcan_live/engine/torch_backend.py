@@ -94,8 +94,16 @@ def open_torch_backend(
     )
 
 
-def open_backend(weights: bytes, manifest: EngineManifest) -> TorchEagerBackend:
-    """Open the verified weights of a torch manifest."""
+def open_backend(
+    weights: bytes, manifest: EngineManifest, threads: int | None = None
+) -> TorchEagerBackend:
+    """Open the verified weights of a torch manifest.
+
+    ``threads`` sets torch's intra-op threads when the engine runs on the CPU; torch has one
+    thread pool per process, so this applies to everything torch runs in the process.
+    """
+    if threads is not None and not torch.cuda.is_available():
+        torch.set_num_threads(threads)
     return open_torch_backend(
         weights,
         manifest.architecture,

@@ -198,10 +198,19 @@ class Enhancer:
         height, width = resampled_shape((shape[0], shape[1]), pixel_size_nm / self.pixel_size_nm)
         return height * self.backend.scale, width * self.backend.scale
 
+    def measure(self, frame: np.ndarray) -> IntensityRange:
+        """Return a checked frame's own intensity range, as this stream's normalisation sees it.
+
+        Touches no stream state: with :meth:`Normalizer.follow
+        <tcan_live.runtime.normalize.Normalizer.follow>` a stream's ranges can be computed from
+        frames measured elsewhere, then passed back as ``fixed_range`` (``tcan-live batch``).
+        """
+        return self.normalizer.measure(_float_pixels(frame))
+
     def _prepare(self, frame: np.ndarray, pixel_size_nm: float | None) -> _Prepared:
         size = self.check(frame, pixel_size_nm)
         scale = self.backend.scale
-        raw = frame.astype(np.float32, copy=False)
+        raw = _float_pixels(frame)
         intensity = self.normalizer.range_for(raw)
         matched = resample_to_pixel_size(raw, size, self.pixel_size_nm)
         plan = TilePlan.for_frame(matched.shape, self.backend.tile, self.halo, scale)
@@ -213,3 +222,8 @@ class Enhancer:
         if self.output_dtype == "uint16":
             image = np.clip(np.rint(image), 0, 65535).astype(np.uint16)
         return EnhanceResult(image=image, pixel_size_nm=self.output_pixel_size_nm)
+
+
+def _float_pixels(frame: np.ndarray) -> np.ndarray:
+    """Return the frame as the network's arithmetic sees it: float32 (no copy if it is)."""
+    return frame.astype(np.float32, copy=False)

@@ -63,7 +63,21 @@ class Normalizer:
         """Return the intensity range to use for ``image``, updating the stream's state."""
         if self.mode == "fixed" and self._fixed is not None:
             return self._fixed
-        current = percentile_range(image, self.spec)
+        return self.follow(self.measure(image))
+
+    def measure(self, image: np.ndarray) -> IntensityRange:
+        """Return ``image``'s own percentile range; touches no state."""
+        return percentile_range(image, self.spec)
+
+    def follow(self, current: IntensityRange) -> IntensityRange:
+        """Return the range for the next frame of the stream, whose own range is ``current``.
+
+        :meth:`range_for` is ``follow(measure(image))``. Calling the two apart lets frames be
+        measured anywhere (``tcan-live batch`` measures them on many workers) and followed here
+        in acquisition order, giving each frame exactly the range a sequential stream would.
+        """
+        if self.mode == "fixed" and self._fixed is not None:
+            return self._fixed
         if self.mode == "per-frame":
             return current
         if self.mode == "fixed":

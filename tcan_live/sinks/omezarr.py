@@ -16,7 +16,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +65,84 @@ from tcan_live.sinks.store_layout import (
     record_key,
     rejected_dir,
     stored_document,
+    stored_images,
+    stored_layout,
 )
 from tcan_live.sinks.store_lock import StoreLock
 
 SR_DTYPE = "float32"
+
+
+def _write_frame_chunk(
+    store: Path, array: ZarrArray, key: FrameKey, channel: int, image: np.ndarray, fsync: bool
+) -> None:
+    """Write one frame as its own whole chunk; with ``fsync`` force it to disk."""
+    array[key.t, channel, key.z] = image
+    if fsync:
+        chunk_key = array.metadata.encode_chunk_key((key.t, channel, key.z, 0, 0))
+        descriptor = os.open(store / array.path / chunk_key, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _disk_full(what: str, key: FrameKey, store: Path) -> OutputFullError:
+    return OutputFullError(
+        errno.ENOSPC,
+        f"output disk full: could not write the {what} {key.describe()} to {store}; frames "
+        "written before are intact (free space and restart to resume)",
+    )
+
+
+def write_sr_chunk(
+    path: str | Path, key: FrameKey, image: np.ndarray, *, fsync: bool = True
+) -> None:
+    """Write one super-resolved frame into a store from any process (``tcan-live batch``).
+
+    The frame's image and its t and z extent must be made up front
+    (:meth:`OmeZarrSink.reserve`), so no metadata is rewritten here and processes writing
+    different frames never touch the same file. The chunk is written whole (a temporary file
+    renamed into place); a frame written twice (a task run again after its worker died) is
+    replaced whole, never mixed. The frame counts as complete only once the one process
+    keeping the journal records it (:meth:`OmeZarrSink.record_outcome`).
+
+    Raises
+    ------
+    ValueError
+        Unknown channel, no image reserved for the frame's position, an index outside the
+        reserved extent, or a shape other than the store's.
+    OutputFullError
+        The disk is full; frames written before are intact.
+    """
+    store = Path(path)
+    layout = stored_layout(store)
+    if layout is None:
+        raise ValueError(f"{store}: no tcan-live store here to write frames into")
+    names = [info.name for info in layout.channels]
+    if key.channel not in names:
+        raise ValueError(f"{store}: unknown channel {key.channel!r}, expected one of {names}")
+    series = {image.key: image.series for image in stored_images(store)}.get(key.image)
+    if series is None:
+        raise ValueError(f"{store}: no image reserved for frame {key.describe()}")
+    array = zarr.open_array(LocalStore(store), path=array_path(SR_GROUP, series), mode="r+")
+    if not (0 <= key.t < array.shape[0] and 0 <= key.z < array.shape[2]):
+        raise ValueError(
+            f"{store}: frame {key.describe()} is outside the reserved t 0..{array.shape[0] - 1}, "
+            f"z 0..{array.shape[2] - 1}"
+        )
+    if image.shape != layout.sr_shape:
+        raise ValueError(
+            f"super-resolved frame {key.describe()}: shape {image.shape}, expected "
+            f"{layout.sr_shape} like the rest of the store"
+        )
+    channel = names.index(key.channel)
+    try:
+        _write_frame_chunk(store, array, key, channel, image.astype(SR_DTYPE, copy=False), fsync)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise _disk_full("super-resolved frame", key, store) from error
 
 
 @dataclass(frozen=True)
@@ -514,6 +588,67 @@ class OmeZarrSink:
             self._pending.pop(key, None)
             self._drop_backlog_chunk(target, key, channel)
 
+    def reserve(self, keys: Iterable[FrameKey]) -> None:
+        """Make the image of every frame in ``keys`` and size it for them (after setup).
+
+        Other processes can then write those frames with :func:`write_sr_chunk` while this
+        sink keeps the journal (:meth:`record_outcome`).
+        """
+        extents: dict[ImageKey, tuple[int, int]] = {}
+        for key in keys:
+            t, z = extents.get(key.image, (0, 0))
+            extents[key.image] = (max(t, key.t), max(z, key.z))
+        with self._lock:
+            self._ready()
+            for image, (t, z) in extents.items():
+                target = self._images.get(image)
+                if target is None:
+                    position = Position(index=image.p, grid=image.g, run=image.run)
+                    target = self._new_image(position, None)
+                self._grow(target.sr, FrameKey(t, "", z))
+
+    def record_outcome(self, key: FrameKey, event: str, **fields: Any) -> bool:
+        """Journal what became of frame ``key`` whose pixels were handled by another process.
+
+        ``event`` ``"sr"``: its chunk was written with :func:`write_sr_chunk`; ``"skip"``: it
+        cannot be enhanced (give ``reason``); both complete the frame, once: a second
+        completion of the same key is ignored (returns False, counted in
+        ``duplicates_ignored``). ``"failed"``: an attempt failed (give ``reason``); the frame
+        stays to do, and a later run tries it again. ``fields`` (origin, pixel size, QC, ...)
+        are stored in the record.
+
+        Raises
+        ------
+        ValueError
+            Unknown channel or event.
+        OutputFullError
+            The disk is full.
+        """
+        if event not in ("sr", "skip", "failed"):
+            raise ValueError(f"event {event!r}: expected 'sr', 'skip' or 'failed'")
+        with self._lock:
+            _, journal = self._ready()
+            if key.channel not in self._channel_index:
+                known = sorted(self._channel_index)
+                raise ValueError(
+                    f"{key.describe()}: unknown channel {key.channel!r}, expected one of {known}"
+                )
+            if key in self._done:
+                self.duplicates_ignored += event != "failed"
+                return False
+            record = {"event": event, **self._indices(key), **fields}
+            record["completed_at" if event != "failed" else "failed_at"] = time.time()
+            try:
+                journal.append(record)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                raise _disk_full(f"{event} record", key, self.path) from error
+            if event != "failed":
+                self._done[key] = record
+                self._pending.pop(key, None)
+            return True
+
     def skip(self, frame: Frame, reason: str) -> None:
         """Record that ``frame`` could not be enhanced, and why; its raw frame is kept."""
         with self._lock:
@@ -573,15 +708,7 @@ class OmeZarrSink:
         self, array: ZarrArray, key: FrameKey, channel: int, image: np.ndarray
     ) -> None:
         self._grow(array, key)
-        array[key.t, channel, key.z] = image
-        if self.config.fsync:
-            chunk_key = array.metadata.encode_chunk_key((key.t, channel, key.z, 0, 0))
-            chunk = self.path / array.path / chunk_key
-            descriptor = os.open(chunk, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+        _write_frame_chunk(self.path, array, key, channel, image, self.config.fsync)
 
     def _drop_backlog_chunk(self, image: _Image, key: FrameKey, channel: int) -> None:
         if self.config.include_raw:
@@ -599,12 +726,7 @@ class OmeZarrSink:
                 raise
             with suppress(OSError):
                 self._reopen_arrays()
-            raise OutputFullError(
-                errno.ENOSPC,
-                f"output disk full: could not write the {what} {frame.key.describe()} to "
-                f"{self.path}; frames written before are intact (free space and restart to "
-                "resume)",
-            ) from error
+            raise _disk_full(what, frame.key, self.path) from error
 
     def _reopen_arrays(self) -> None:
         # After a failed write zarr's in-memory metadata may be ahead of the disk: reread it.
@@ -612,4 +734,10 @@ class OmeZarrSink:
         self._reopen_images()
 
 
-__all__ = ["LayoutMismatchError", "OmeZarrSink", "OutputFullError", "ResumeState"]
+__all__ = [
+    "LayoutMismatchError",
+    "OmeZarrSink",
+    "OutputFullError",
+    "ResumeState",
+    "write_sr_chunk",
+]

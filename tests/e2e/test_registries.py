@@ -128,7 +128,8 @@ def test_a_source_kind_from_outside_the_library_runs_through_the_daemon(
 
 
 class ExportedProgramBackend:
-    def __init__(self, archive: bytes, manifest: EngineManifest) -> None:
+    # threads: torch's process-wide pool is left as the test session set it.
+    def __init__(self, archive: bytes, manifest: EngineManifest, threads: int | None) -> None:
         self.tile: int = manifest.tile
         self.scale: int = manifest.scale
         self.max_batch: int = manifest.max_batch

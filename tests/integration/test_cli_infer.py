@@ -38,6 +38,12 @@ def test_load_engine_api(engine_dir: Path) -> None:
     result = engine.enhance(frame, pixel_size_nm=100.0)
     assert result.pixel_size_nm == 50.0 and result.image.shape == (80, 112)
     engine.close()
+    # A share of the cores (tcan-live batch runs one engine per worker process).
+    limited = tcan_live.load_engine(engine_dir, threads=1)
+    options = limited.backend._session.get_session_options()  # type: ignore[attr-defined]
+    assert options.intra_op_num_threads == 1
+    np.testing.assert_array_equal(limited.enhance(frame, 100.0).image, result.image)
+    limited.close()
 
 
 def test_infer_stack_writes_pixel_size(engine_dir: Path, tmp_path: Path) -> None:

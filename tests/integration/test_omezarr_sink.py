@@ -18,7 +18,7 @@ from ome_zarr_models.v05.image import Image
 from tcan_live.core.acquisition import ChannelInfo, FrameKey
 from tcan_live.core.safe_paths import UnsafePathError
 from tcan_live.sinks.config import OutputConfig
-from tcan_live.sinks.omezarr import OmeZarrSink
+from tcan_live.sinks.omezarr import OmeZarrSink, write_sr_chunk
 from tcan_live.sinks.store_layout import LayoutMismatchError, open_raw, open_sr, rejected_dir
 from tcan_live.sinks.store_lock import LOCK_NAME
 from tests.integration.omezarr_helpers import CHANNELS, enhance, layout, raw_frame
@@ -262,3 +262,48 @@ def test_the_store_names_its_own_parts(tmp_path: Path) -> None:
     expected = {FrameKey(t, c) for t in range(2) for c in CHANNELS} | {FrameKey(2, CHANNELS[0])}
     assert state.keys == expected and state.runs == {0}
     assert state.origins == {raw_frame(key.t, key.channel).origin for key in state.keys}
+
+
+def test_frames_written_by_other_processes_are_journalled_once(tmp_path: Path) -> None:
+    # tcan-live batch: images made and sized up front, chunks written by workers, one journal.
+    out = tmp_path / "batch.zarr"
+    sink = open_sink(out, include_raw=False)
+    planned = [
+        FrameKey(t, c, z, p) for t in range(3) for c in CHANNELS for z in range(2) for p in (0, 1)
+    ]
+    sink.reserve(planned)
+    second = FrameKey(1, "actin", z=1, p=1)
+    series = {image.key: image.series for image in sink.images()}
+    assert sorted(series) == [(0, 0, 0), (1, 0, 0)]
+    assert open_sr(out, series[second.image]).shape == (3, 2, 2, 48, 64)
+    image = enhance(raw_frame(1, "actin")).image
+    write_sr_chunk(out, second, image, fsync=True)
+    np.testing.assert_array_equal(np.asarray(open_sr(out, series[second.image])[1, 1, 1]), image)
+    with pytest.raises(ValueError, match=r"outside the reserved t 0\.\.2, z 0\.\.1"):
+        write_sr_chunk(out, FrameKey(3, "actin"), image)
+    with pytest.raises(ValueError, match="no image reserved for frame t=0 channel 'actin' p=2"):
+        write_sr_chunk(out, FrameKey(0, "actin", p=2), image)
+    with pytest.raises(ValueError, match=r"shape \(24, 32\), expected \(48, 64\)"):
+        write_sr_chunk(out, FrameKey(0, "actin"), image[:24, :32])
+    with pytest.raises(ValueError, match="unknown channel 'dapi'"):
+        write_sr_chunk(out, FrameKey(0, "dapi"), image)
+    assert sink.record_outcome(FrameKey(0, "microtubules"), "failed", reason="worker died")
+    assert sink.record_outcome(second, "sr", origin="batch:x#1", qc={"input_mean": 1.0})
+    assert sink.record_outcome(FrameKey(2, "actin"), "skip", reason="1 NaN/inf pixels")
+    assert not sink.record_outcome(second, "sr")  # a task that ran twice
+    assert sink.duplicates_ignored == 1
+    with pytest.raises(ValueError, match="event 'raw': expected 'sr', 'skip' or 'failed'"):
+        sink.record_outcome(FrameKey(0, "actin"), "raw")
+    sink.close()
+    reopened = open_sink(out, include_raw=False)
+    assert reopened.completed() == {second, FrameKey(2, "actin")}  # a failure is still to do
+    assert reopened.pending() == []
+    reopened.close()
+    lines = (out / "tcan_live" / "journal.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [(e["event"], e["t"], e["channel"], e["z"], e["p"]) for e in events] == [
+        ("failed", 0, "microtubules", 0, 0),
+        ("sr", 1, "actin", 1, 1),
+        ("skip", 2, "actin", 0, 0),
+    ]
+    assert events[1]["origin"] == "batch:x#1" and "completed_at" in events[1]

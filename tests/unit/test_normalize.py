@@ -3,7 +3,7 @@ import pytest
 
 from tcan_live.metrics.intensity import IntensityRange, percentile_range
 from tcan_live.model import NormalizationSpec
-from tcan_live.runtime.normalize import Normalizer
+from tcan_live.runtime.normalize import NormalizationMode, Normalizer
 
 SPEC = NormalizationSpec(low_percentile=1.0, high_percentile=99.8)
 
@@ -80,3 +80,16 @@ def test_bad_options_are_named() -> None:
         Normalizer(SPEC, "sometimes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="running_frames"):
         Normalizer(SPEC, "running", running_frames=0.5)
+
+
+@pytest.mark.parametrize("mode", ["per-frame", "fixed", "running"])
+def test_measured_elsewhere_then_followed_equals_the_stream(
+    mode: NormalizationMode, rng: np.random.Generator
+) -> None:
+    # tcan-live batch measures frames on workers and follows the ranges in order on the client.
+    frames = [rng.gamma(2.0, 100.0 * (1 + 0.3 * i), size=(24, 24)) for i in range(8)]
+    stream = Normalizer(SPEC, mode, fixed_frames=3, running_frames=4.0)
+    expected = [stream.range_for(frame) for frame in frames]
+    measured = [Normalizer(SPEC, mode).measure(frame) for frame in reversed(frames)][::-1]
+    following = Normalizer(SPEC, mode, fixed_frames=3, running_frames=4.0)
+    assert [following.follow(own) for own in measured] == expected

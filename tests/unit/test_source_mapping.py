@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tcan_live.core.acquisition import FrameKey
 from tcan_live.core.frame_check import FrameRejected
 from tcan_live.sources.files.file_frame import FileFrame
 from tcan_live.sources.files.mapping import FrameMapper, compile_pattern
@@ -109,3 +110,29 @@ def test_file_name_not_matching_the_pattern_is_reported() -> None:
     mapper = FrameMapper(origin_prefix="watch", pattern=PATTERN)
     with pytest.raises(FrameRejected, match="does not match pattern"):
         mapper.to_frame(_raw(), Path("snapshot.tif"))
+
+
+def test_keys_planned_without_pixels_match_the_frames_read_later() -> None:
+    # tcan-live batch keys a whole dataset from metadata, then reads each frame elsewhere.
+    planner = FrameMapper(origin_prefix="batch", pattern=PATTERN, channel_aliases={"C1": "actin"})
+    no_pixels = np.zeros((0, 0), np.uint16)
+
+    def described(t: int | None = None, channel: str | None = None, **more: int) -> FileFrame:
+        return FileFrame(image=no_pixels, t=t, channel=channel, **more)  # type: ignore[arg-type]
+
+    assert planner.key_of(described(), Path("/d/t0002_C1.tif")) == FrameKey(2, "actin")
+    numbered = FrameMapper(origin_prefix="batch")
+    keys = [numbered.key_of(described(channel="a"), Path(f"/d/{n}.tif")) for n in range(3)]
+    assert keys == [FrameKey(t, "a") for t in range(3)]  # numbered in the order asked
+    assert numbered.key_of(described(7), Path("/d/x.tif")) == FrameKey(7, "default")
+    assert numbered.key_of(described(1, "a", z=3, p=2), Path("/d/y.tif")) == FrameKey(1, "a", 3, 2)
+    reader = FrameMapper(origin_prefix="batch", pattern=PATTERN, channel_aliases={"C1": "actin"})
+    path = Path("/d/t0002_C1.tif")
+    planned = reader.frame_for(_raw(), path, FrameKey(2, "actin"))
+    read = reader.to_frame(_raw(), path)
+    assert (planned.key, planned.origin, planned.pixel_size_nm) == (read.key, read.origin, 100.0)
+    np.testing.assert_array_equal(planned.image, read.image)
+    with pytest.raises(FrameRejected, match="unexpected shape"):
+        reader.frame_for(_raw(np.zeros((4,), np.uint16)), path, FrameKey(3, "actin"))
+    with pytest.raises(FrameRejected, match="does not match pattern"):
+        planner.key_of(described(), Path("/d/other.tif"))

@@ -53,6 +53,24 @@ class TcanGan:
         fp16 = self.amp_dtype is torch.float16
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=fp16)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=fp16)
+        # What a training step calls: the models themselves, or their data-parallel wrappers.
+        self._generator_step: torch.nn.Module = self.generator
+        self._discriminator_step: torch.nn.Module = self.discriminator
+
+    def data_parallel(self) -> None:
+        """Average every gradient across the run's processes (``DistributedDataParallel``).
+
+        Call once the process group is up and the weights are loaded (resume, ``--init``); the
+        wrappers share the models' parameters, so checkpoints keep reading ``generator`` and
+        ``discriminator``. The adversarial term of the generator step runs the discriminator
+        itself (its parameters frozen), so the wrapped discriminator sees exactly one forward
+        and one backward per step: its own update.
+        """
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self._generator_step = DistributedDataParallel(self.generator, device_ids=ids)
+        self._discriminator_step = DistributedDataParallel(self.discriminator, device_ids=ids)
 
     def scale_learning_rates(self, factor: float) -> None:
         """Set both optimisers' learning rates to ``factor`` times the configured ones."""
@@ -90,7 +108,7 @@ class TcanGan:
         self.generator.train()
         self.discriminator.train()
         with self._autocast():
-            fake = self.generator(lr)
+            fake = self._generator_step(lr)
         pixel, structure = self._content_losses(fake, hr)
         loss_g = pixel + self.loss.ssim_weight * structure
         adv = loss_d = torch.tensor(math.nan)
@@ -108,7 +126,7 @@ class TcanGan:
         self.scaler_g.update()
         if adversarial:
             with self._autocast():
-                logits = self.discriminator(torch.cat([fake.detach(), hr]))
+                logits = self._discriminator_step(torch.cat([fake.detach(), hr]))
             fake_logits, real_logits = logits.chunk(2)
             loss_d = discriminator_loss(fake_logits, real_logits)
             self.optimizer_d.zero_grad(set_to_none=True)
@@ -123,12 +141,20 @@ class TcanGan:
             "loss_d": float(loss_d.detach()),
         }
 
-    @torch.no_grad()
     def validate(self, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
         """Pixel loss, PSNR and SSIM of the generator on validation batches (normalised scale).
 
         PSNR uses the mean squared error over the whole set and a peak of 1 (the target's
         high percentile); SSIM is averaged over images.
+        """
+        return validation_metrics(self.validation_sums(batches))
+
+    @torch.no_grad()
+    def validation_sums(self, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
+        """Images, and their summed pixel loss, SSIM and mean squared error (add across shards).
+
+        Each process of a data-parallel run validates its share of the batches; the sums of
+        all shards give :func:`validation_metrics` the figures of the whole set.
         """
         self.generator.eval()
         count = 0
@@ -143,8 +169,14 @@ class TcanGan:
             loss_sum += float(pixel) * images
             ssim_sum += (1.0 - float(structure)) * images
             squared_sum += float(torch.mean((output.float() - hr) ** 2)) * images
-        return {
-            "val_loss": loss_sum / count,
-            "val_psnr": psnr_from_mse(squared_sum / count),
-            "val_ssim": ssim_sum / count,
-        }
+        return [float(count), loss_sum, ssim_sum, squared_sum]
+
+
+def validation_metrics(sums: Sequence[float]) -> dict[str, float]:
+    """``val_loss``, ``val_psnr`` and ``val_ssim`` from :meth:`TcanGan.validation_sums`."""
+    count, loss_sum, ssim_sum, squared_sum = sums
+    return {
+        "val_loss": loss_sum / count,
+        "val_psnr": psnr_from_mse(squared_sum / count),
+        "val_ssim": ssim_sum / count,
+    }

@@ -7,6 +7,10 @@
     OUT/log.csv            one row per epoch
     OUT/loss.png           loss and validation curves
     OUT/config.toml        a copy of the configuration file (when trained from one)
+
+Under ``torchrun --nproc-per-node N`` the run is data-parallel
+(:mod:`tcan_live_training.distributed`): the same global batches, split over the processes,
+gradients averaged; rank 0 alone writes the folder.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ from tcan_live_training.data import (
     split_groups,
 )
 from tcan_live_training.data.sources import STREAM_VALIDATION_SIMULATION
-from tcan_live_training.gan import TcanGan
+from tcan_live_training.distributed import Ranks, backend_name, process_group, summed
+from tcan_live_training.gan import TcanGan, validation_metrics
 from tcan_live_training.history import Row, plot_rows, read_rows, write_rows
 from tcan_live_training.schedule import learning_rate_factor
 
@@ -65,12 +70,18 @@ class TrainOutcome:
     rows: list[Row]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for ``cuda`` without one is an error."""
+def resolve_device(name: str, ranks: Ranks | None = None) -> torch.device:
+    """``auto`` picks CUDA when present; asking for ``cuda`` without one is an error.
+
+    On CUDA each process of a data-parallel run takes the GPU of its local rank.
+    """
     if name == "cuda" and not torch.cuda.is_available():
         raise TrainingError("training.device = 'cuda' but no CUDA device is available")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and ranks is not None and ranks.parallel:
+        torch.cuda.set_device(ranks.local_rank)
+        return torch.device("cuda", ranks.local_rank)
     return torch.device(name)
 
 
@@ -232,9 +243,12 @@ class _EpochBar:
 
 
 def _train_epoch(
-    gan: TcanGan, data: _Data, epoch: int, adversarial: bool, bar: _EpochBar
+    gan: TcanGan, data: _Data, epoch: int, adversarial: bool, bar: _EpochBar, ranks: Ranks
 ) -> dict[str, float]:
-    """Run one epoch's steps; return the mean of each loss."""
+    """Run one epoch's steps on this process's share of each batch; return each loss's mean.
+
+    The means are over the global batches: each process's are averaged across processes.
+    """
     sums: dict[str, float] = {}
     order = data.train.epoch_order(epoch, data.steps_per_epoch, data.batch_size)
     opt = gan.config.training
@@ -248,12 +262,23 @@ def _train_epoch(
                 opt.min_lr_fraction,
             )
         )
-        lr, hr = data.train.batch(indices, epoch, step)
+        share, first_slot = ranks.shard(indices)
+        lr, hr = data.train.batch(share, epoch, step, first_slot)
         losses = gan.train_step(lr.to(gan.device), hr.to(gan.device), adversarial)
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + value
         bar.advance(f"loss {losses['loss_g']:.4g}")
-    return {key: value / len(order) for key, value in sums.items()}
+    keys = list(sums)
+    total = summed([sums[key] for key in keys], ranks, gan.device)
+    return {
+        key: value / (len(order) * ranks.world_size) for key, value in zip(keys, total, strict=True)
+    }
+
+
+def _validate(gan: TcanGan, data: _Data, ranks: Ranks) -> dict[str, float]:
+    """Return the whole set's validation figures; each process validates its share of it."""
+    share = [data.validation[i] for i in ranks.share(data.validation)]
+    return validation_metrics(summed(gan.validation_sums(share), ranks, gan.device))
 
 
 def _numbers(values: dict[str, float]) -> dict[str, str]:
@@ -269,6 +294,7 @@ def train(
     command: str = "",
     config_text: str | None = None,
     progress: bool = True,
+    ranks: Ranks | None = None,
 ) -> TrainOutcome:
     """Train a TCAN GAN as configured, writing checkpoints and logs into ``out_dir``.
 
@@ -288,16 +314,28 @@ def train(
         The configuration file's text, copied to ``out_dir/config.toml`` and the checkpoints.
     progress
         Show a rich progress bar.
+    ranks
+        This process's place in a data-parallel run (default: from torchrun's environment;
+        one process without it).
 
     Raises
     ------
     TrainingError
-        For unusable data, devices, ``--init`` or ``--resume`` files.
+        For unusable data, devices, ``--init`` or ``--resume`` files, or a batch that does not
+        split over the processes.
     """
     if init is not None and resume:
         raise TrainingError("--init and --resume exclude each other (resume keeps its weights)")
-    with torch_threads(config.training.threads):
-        return _train(config, Path(out_dir), init, resume, command, config_text, progress)
+    ranks = ranks or Ranks.from_environment()
+    try:
+        ranks.local_batch(config.data.batch_size)
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
+    device = resolve_device(config.training.device, ranks)
+    with torch_threads(config.training.threads), process_group(ranks, device):
+        return _train(
+            config, Path(out_dir), init, resume, command, config_text, progress, ranks, device
+        )
 
 
 def _train(
@@ -308,8 +346,9 @@ def _train(
     command: str,
     config_text: str | None,
     progress: bool,
+    ranks: Ranks,
+    device: torch.device,
 ) -> TrainOutcome:
-    device = resolve_device(config.training.device)
     torch.manual_seed(config.training.seed)
     gan = TcanGan(config, device)
     state = RunState()
@@ -319,9 +358,12 @@ def _train(
     elif init is not None:
         init_info = initialize_from(Path(init), gan)
     data = prepare_data(config)  # the data draws no torch random numbers
-    out.mkdir(parents=True, exist_ok=True)
-    if config_text is not None:
-        (out / "config.toml").write_text(config_text, encoding="utf-8")
+    if ranks.parallel:
+        gan.data_parallel()  # after resume and --init: every process starts from those weights
+    if ranks.writer:
+        out.mkdir(parents=True, exist_ok=True)
+        if config_text is not None:
+            (out / "config.toml").write_text(config_text, encoding="utf-8")
     rows = read_rows(out / LOG, before_epoch=state.epoch)
     base_training = {
         "config": config.model_dump(mode="json"),
@@ -332,14 +374,20 @@ def _train(
         "discriminator": config.model.discriminator.model_dump(mode="json"),
         "init": init_info,
     }
+    if ranks.parallel:
+        base_training["data_parallel"] = {
+            "processes": ranks.world_size,
+            "backend": backend_name(ranks),
+            "batch_per_process": ranks.local_batch(data.batch_size),
+        }
     epochs = config.training.epochs
-    with _EpochBar(progress, data.steps_per_epoch) as bar:
+    with _EpochBar(progress and ranks.writer, data.steps_per_epoch) as bar:
         for epoch in range(state.epoch, epochs):
             started = time.perf_counter()
             adversarial = epoch >= config.loss.warmup_epochs and config.loss.adversarial_weight > 0
             bar.start(f"epoch {epoch + 1}/{epochs} ({'GAN' if adversarial else 'warm-up'})")
-            means = _train_epoch(gan, data, epoch, adversarial, bar)
-            validation = gan.validate(data.validation)
+            means = _train_epoch(gan, data, epoch, adversarial, bar, ranks)
+            validation = _validate(gan, data, ranks)
             state.step += data.steps_per_epoch
             state.elapsed_s += time.perf_counter() - started
             state.epoch = epoch + 1
@@ -366,6 +414,8 @@ def _train(
                 "best_epoch": state.best_epoch,
                 "best_val_loss": state.best_val_loss,
             }
+            if not ranks.writer:
+                continue  # every process holds the same weights and figures; rank 0 writes
             # last: every epoch, resumable; best: generator and discriminator only.
             for name, resumable in [(LAST, True)] + ([(BEST, False)] if improved else []):
                 save_training_checkpoint(
@@ -409,6 +459,8 @@ def time_steps(config: TrainConfig, steps: int = 3) -> dict[str, float]:
         ``steps_per_epoch`` GAN steps plus validation), ``run_s`` (all configured epochs,
         warm-up ones at the warm-up step time) and ``threads``.
     """
+    if Ranks.from_environment().parallel:
+        raise TrainingError("--time-steps measures one process: run it without torchrun")
     with torch_threads(config.training.threads):
         return _time_steps(config, steps)
 

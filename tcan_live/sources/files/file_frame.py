@@ -1,4 +1,4 @@
-"""What the file readers return before a frame is mapped to the acquisition's (t, channel)."""
+"""What the file readers return before a frame is mapped to its place in the acquisition."""
 
 from __future__ import annotations
 

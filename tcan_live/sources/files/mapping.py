@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,15 @@ class FileMappingSettings(SourceSettings):
         )
 
 
+@dataclass(frozen=True)
+class _Named:
+    t: int | None
+    channel: str
+    z: int
+    p: int
+    g: int
+
+
 class FrameMapper:
     """Maps and checks frames; thread-safe (the per-channel counters and shapes are shared).
 
@@ -150,6 +160,36 @@ class FrameMapper:
         name); the pattern applies to files of one frame or one stack (``raw.pattern_applies``),
         and what it names takes precedence over what the file records.
         """
+        named = self._named(raw, path, relative)
+        image, pixel_size = self._checked(raw, named.channel)
+        return self._frame(raw, path, self._claim(named), image, pixel_size)
+
+    def key_of(self, raw: FileFrame, path: Path, *, relative: str | None = None) -> FrameKey:
+        """Return the key :meth:`to_frame` gives ``raw``, without checking its pixels.
+
+        ``raw`` may hold no pixels yet (an empty array): only its indices are used. For
+        planning the frames of a whole dataset before reading them (``tcan-live batch``):
+        frames without a t are numbered in the order they are asked for, as they would arrive.
+
+        Raises
+        ------
+        FrameRejected
+            The file name does not match the pattern, the channel is unknown, or an index is
+            out of bounds.
+        """
+        return self._claim(self._named(raw, path, relative))
+
+    def frame_for(self, raw: FileFrame, path: Path, key: FrameKey) -> Frame:
+        """Build the checked :class:`Frame` for ``raw`` read from ``path`` at a known ``key``.
+
+        The key comes from :meth:`key_of` (a planned dataset); the pixels and pixel size are
+        checked exactly as :meth:`to_frame` checks them.
+        """
+        image, pixel_size = self._checked(raw, key.channel)
+        return self._frame(raw, path, key, image, pixel_size)
+
+    def _named(self, raw: FileFrame, path: Path, relative: str | None) -> _Named:
+        """Return the indices the file name (pattern) and the file's metadata give a frame."""
         t, channel = raw.t, raw.channel
         named: dict[str, int] = {}
         if self._pattern is not None and raw.pattern_applies:
@@ -168,30 +208,40 @@ class FrameMapper:
                 for axis in ("z", "p", "g")
                 if axis in self._pattern.groupindex and match.group(axis) is not None
             }
-        z = named.get("z", raw.z or 0)
-        p = named.get("p", raw.p or 0)
-        g = named.get("g", raw.g or 0)
+        z, p, g = named.get("z", raw.z or 0), named.get("p", raw.p or 0), named.get("g", raw.g or 0)
         if t is not None:
             check_indices(FrameKey(t, "", z, p, g), self._max_time_index)
-        channel = self._channel_name(channel)
-        image = self._checked_image(raw.image, channel)
-        pixel_size = self._pixel_size_nm(raw)
+        return _Named(t, self._channel_name(channel), z, p, g)
+
+    def _checked(self, raw: FileFrame, channel: str) -> tuple[np.ndarray, float]:
+        return self._checked_image(raw.image, channel), self._pixel_size_nm(raw)
+
+    def _claim(self, named: _Named) -> FrameKey:
+        """Return the key: the frame's t, or the next arrival number of its (c, z, p, g)."""
         with self._lock:
-            stack = (channel, z, p, g)
+            stack = (named.channel, named.z, named.p, named.g)
+            t = named.t
             if t is None:
                 t = self._next_t.get(stack, 0)
-                check_indices(FrameKey(t, "", z, p, g), self._max_time_index)
+                check_indices(FrameKey(t, "", named.z, named.p, named.g), self._max_time_index)
             self._next_t[stack] = max(self._next_t.get(stack, 0), t + 1)
+        return FrameKey(t, named.channel, named.z, named.p, named.g)
+
+    def _frame(
+        self, raw: FileFrame, path: Path, key: FrameKey, image: np.ndarray, pixel_size: float
+    ) -> Frame:
         return Frame(
             image=image,
-            t=t,
-            channel=channel,
+            t=key.t,
+            channel=key.channel,
             pixel_size_nm=pixel_size,
             timestamp=raw.timestamp if raw.timestamp is not None else time.time(),
             origin=self.origin(raw, path),
             metadata=dict(raw.metadata),
-            z=z,
-            position=Position(index=p, grid=g, name=raw.position_name or "", stage_um=raw.stage_um),
+            z=key.z,
+            position=Position(
+                index=key.p, grid=key.g, name=raw.position_name or "", stage_um=raw.stage_um
+            ),
             z_step_nm=raw.z_step_nm,
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +34,19 @@ def is_mmstack_name(name: str) -> bool:
     """Whether a file name follows Micro-Manager's ``<prefix>_MMStack<...>.tif`` pattern."""
     lower = name.lower()
     return "_mmstack" in lower and lower.endswith((".tif", ".tiff"))
+
+
+@dataclass(frozen=True)
+class MMStackEntry:
+    """One image in the index map: its place in the file and its acquisition indices."""
+
+    number: int
+    """Position in the index map (the ``#k`` of the frame's origin)."""
+    channel_index: int
+    z: int
+    t: int
+    position: int
+    ifd_offset: int
 
 
 class MMStackReader:
@@ -65,22 +79,66 @@ class MMStackReader:
         results: list[FileFrame | FrameRejected] = []
         with self.path.open("rb") as fh:
             order = _byte_order(fh)
-            index_offset = self._read_header(fh, order)
-            entries = _index_entries(fh, order, index_offset, start=self._next_entry)
-            for channel, z, t, position, ifd_offset in entries:
-                where = f"#{self._next_entry}"
+            for entry in self._entries(fh, order, start=self._next_entry):
                 try:
-                    image, meta = _read_image(fh, order, ifd_offset)
-                    result: FileFrame | FrameRejected = self._raw_frame(
-                        image, meta, where, (t, channel, z, position)
-                    )
+                    result: FileFrame | FrameRejected = self._frame(fh, order, entry)
                 except IncompleteFileError:
                     break
                 except FrameRejected as exc:
-                    result = FrameRejected(f"image {where} (t={t}, channel {channel}): {exc}")
+                    result = exc
                 self._next_entry += 1
                 results.append(result)
         return results
+
+    def index(self) -> list[MMStackEntry]:
+        """Every image the index map lists now, in file order (written or still to come).
+
+        Lets a caller read the images out of order, e.g. each in another process (``tcan-live
+        batch``); reads only the header, the summary and the index map.
+        """
+        with self.path.open("rb") as fh:
+            return self._entries(fh, _byte_order(fh), start=0)
+
+    def channel_name(self, channel_index: int) -> str:
+        """Return the channel of images at ``channel_index``, unless their own metadata names one.
+
+        From the summary's channel names (read by :meth:`index`), else the index itself.
+        """
+        names = (self._summary or {}).get("ChNames") or []
+        named = names[channel_index] if 0 <= channel_index < len(names) else None
+        return str(named) if named else str(channel_index)
+
+    def read(self, entry: MMStackEntry) -> FileFrame:
+        """Read the image of one :meth:`index` entry.
+
+        Raises
+        ------
+        IncompleteFileError
+            The image is not completely written yet.
+        FrameRejected
+            The image cannot be used (the message says why).
+        """
+        with self.path.open("rb") as fh:
+            order = _byte_order(fh)
+            self._read_header(fh, order)
+            return self._frame(fh, order, entry)
+
+    def _entries(self, fh: IO[bytes], order: str, start: int) -> list[MMStackEntry]:
+        index_offset = self._read_header(fh, order)
+        return [
+            MMStackEntry(start + k, *fields)
+            for k, fields in enumerate(_index_entries(fh, order, index_offset, start=start))
+        ]
+
+    def _frame(self, fh: IO[bytes], order: str, entry: MMStackEntry) -> FileFrame:
+        where = f"#{entry.number}"
+        try:
+            image, meta = _read_image(fh, order, entry.ifd_offset)
+        except FrameRejected as exc:
+            raise FrameRejected(
+                f"image {where} (t={entry.t}, channel {entry.channel_index}): {exc}"
+            ) from exc
+        return self._raw_frame(image, meta, where, entry)
 
     def _read_header(self, fh: IO[bytes], order: str) -> int:
         fh.seek(8)
@@ -104,29 +162,28 @@ class MMStackReader:
         return int(index_offset)
 
     def _raw_frame(
-        self, image: np.ndarray, meta: dict[str, Any], where: str, index: tuple[int, int, int, int]
+        self, image: np.ndarray, meta: dict[str, Any], where: str, entry: MMStackEntry
     ) -> FileFrame:
-        t, channel_index, z, position = index
         summary = self._summary or {}
-        names = summary.get("ChNames") or []
-        channel = meta.get("Channel")
-        if not channel and 0 <= channel_index < len(names):
-            channel = names[channel_index]
+        channel = meta.get("Channel") or self.channel_name(entry.channel_index)
         pixel_size = um_to_nm(meta.get("PixelSizeUm", meta.get("PixelSize_um")))
         if pixel_size is None:
             pixel_size = um_to_nm(summary.get("PixelSize_um"))
         return FileFrame(
             image=image,
             where=where,
-            t=t,
-            channel=str(channel) if channel else str(channel_index),
+            t=entry.t,
+            channel=str(channel),
             pixel_size_nm=pixel_size,
             timestamp=self._clock.timestamp(meta["ElapsedTime-ms"])
             if "ElapsedTime-ms" in meta
             else None,
-            metadata={"elapsed_ms": meta.get("ElapsedTime-ms"), "channel_index": channel_index},
-            z=z,
-            p=position,
+            metadata={
+                "elapsed_ms": meta.get("ElapsedTime-ms"),
+                "channel_index": entry.channel_index,
+            },
+            z=entry.z,
+            p=entry.position,
             position_name=str(meta["PositionName"]) if meta.get("PositionName") else None,
             stage_um=stage_of(meta),
             z_step_nm=um_to_nm(summary.get("z-step_um")),

@@ -113,21 +113,40 @@ class NDTiffReader:
         self._pending.extend(entries)
         results: list[FileFrame | FrameRejected] = []
         while self._pending:
-            entry = self._pending[0]
-            where = f"#{self.frames_read}"
             try:
-                image, meta = self._read(entry)
-                result: FileFrame | FrameRejected = _raw_frame(
-                    entry, image, meta, where, self._clock
-                )
+                result: FileFrame | FrameRejected = self.read(self._pending[0], self.frames_read)
             except IncompleteFileError:
                 break
             except FrameRejected as exc:
-                result = FrameRejected(f"image {where} {entry.axes}: {exc}")
+                result = exc
             self._pending.pop(0)
             self.frames_read += 1
             results.append(result)
         return results
+
+    def index(self) -> list[IndexEntry]:
+        """Every image the index lists now, in index order (for reading them out of order).
+
+        E.g. each in another process (``tcan-live batch``); reads only ``NDTiff.index``.
+        """
+        return parse_index((self.directory / INDEX_NAME).read_bytes())[0]
+
+    def read(self, entry: IndexEntry, number: int) -> FileFrame:
+        """Read the image of one index entry, the ``number``-th of the dataset (its origin).
+
+        Raises
+        ------
+        IncompleteFileError
+            The image is not completely written yet.
+        FrameRejected
+            The image cannot be used (the message says why).
+        """
+        where = f"#{number}"
+        try:
+            image, meta = self._read(entry)
+            return _raw_frame(entry, image, meta, where, self._clock)
+        except FrameRejected as exc:
+            raise FrameRejected(f"image {where} {entry.axes}: {exc}") from exc
 
     def _read(self, entry: IndexEntry) -> tuple[np.ndarray, dict[str, Any]]:
         if entry.pixel_type == _RGB or entry.pixel_compression != 0:

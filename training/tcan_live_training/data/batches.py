@@ -53,15 +53,16 @@ class BatchMaker:
         return [order[i * batch_size : (i + 1) * batch_size] for i in range(steps)]
 
     def batch(
-        self, indices: NDArray[np.int64], epoch: int, step: int = 0
+        self, indices: NDArray[np.int64], epoch: int, step: int = 0, first_slot: int = 0
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return float32 tensors (N, 1, p, p) and (N, 1, scale p, scale p).
 
         The transforms are keyed by (epoch, step, slot), so a pair drawn twice in one epoch
-        gets two different crops.
+        gets two different crops. ``first_slot`` is the slot of ``indices[0]`` in its global
+        batch: a data-parallel process cutting its share draws the crops one process would.
         """
         lows, highs = [], []
-        for slot, index in enumerate(indices.tolist()):
+        for slot, index in enumerate(indices.tolist(), start=first_slot):
             lr, hr = self.source.pair(index, epoch)
             rng = np.random.default_rng([self.seed, _STREAM_AUGMENT, epoch, step, slot])
             lr_patch, hr_patch = paired_patch(

@@ -1,0 +1,1 @@
+"""Batch super-resolution of recorded datasets on dask.distributed (``tcan-live batch``)."""
