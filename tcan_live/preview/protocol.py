@@ -23,7 +23,7 @@ from tcan_live.core.acquisition import ImageKey
 from tcan_live.core.json_safe import dumps
 
 PROTOCOL_VERSION = 1
-KINDS = ("raw", "sr", "composite", "mip")
+KINDS = ("raw", "sr", "composite", "mip", "qc")
 WIRE_DTYPES = ("uint8", "uint16", "float32")
 MAX_HEADER_BYTES = 65536
 MAX_SIDE = 16384
@@ -43,7 +43,7 @@ class Preview:
 
     @property
     def kind(self) -> str:
-        """``raw``, ``sr``, ``composite`` or ``mip``."""
+        """``raw``, ``sr``, ``composite``, ``mip`` or ``qc``."""
         return str(self.header["kind"])
 
     @property
