@@ -148,6 +148,7 @@ def build_engine(
             scale=meta.architecture.scale,
             pixel_size_nm=meta.pixel_size_nm,
             normalization=meta.normalization,
+            input_fwhm_nm=meta.input_fwhm_nm,
             tile=tile,
             halo=halo,
             min_batch=1,

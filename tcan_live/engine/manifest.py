@@ -81,6 +81,7 @@ class EngineManifest(FrozenModel):
     scale: Literal[1, 2]
     pixel_size_nm: float = Field(gt=0)
     normalization: NormalizationSpec
+    input_fwhm_nm: float | None = Field(None, gt=0)
     tile: int = Field(ge=16)
     halo: int = Field(ge=0)
     min_batch: int = Field(1, ge=1)

@@ -41,6 +41,7 @@ class CheckpointMeta(FrozenModel):
     architecture: GeneratorConfig
     pixel_size_nm: float = Field(gt=0)
     normalization: NormalizationSpec = NormalizationSpec()
+    input_fwhm_nm: float | None = Field(None, gt=0)
     data: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -66,6 +67,7 @@ def save_checkpoint(
     *,
     pixel_size_nm: float,
     normalization: NormalizationSpec | None = None,
+    input_fwhm_nm: float | None = None,
     model_name: str = "tcan",
     data: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
@@ -84,6 +86,9 @@ def save_checkpoint(
         Pixel size of the training inputs (the runtime resamples frames to it).
     normalization
         Intensity normalisation the model was trained with.
+    input_fwhm_nm
+        Resolution (PSF FWHM) of the training inputs, if known: the runtime's sampling guard
+        compares frames with it.
     model_name, data, training, extra
         Free-form description (JSON-serialisable) stored with the weights.
     extra_tensors
@@ -99,6 +104,7 @@ def save_checkpoint(
         architecture=generator.config,
         pixel_size_nm=pixel_size_nm,
         normalization=normalization or NormalizationSpec(),
+        input_fwhm_nm=input_fwhm_nm,
         data=dict(data or {}),
         training=dict(training or {}),
         extra=dict(extra or {}),
