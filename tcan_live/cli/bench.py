@@ -149,6 +149,36 @@ def bench_pipeline(
     _write_json(console, report, json_out)
 
 
+@bench_app.command("confidence")
+def bench_confidence(
+    engine: EngineOption,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="Frames per turn.")] = 4,
+    size: SizeOption = 512,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Alternating turns.")] = 3,
+    json_out: JsonOption = None,
+) -> None:
+    """Measure the live consistency check's cost against the engine's time, side by side."""
+    from tcan_live.bench.confidence import confidence_cost
+
+    console = plain_console()
+    with one_line_errors(console):
+        report = confidence_cost(
+            engine, frames=frames, size=size, repeats=repeats, log=step_logger(console)
+        )
+    table = Table(title=f"confidence: {frames} frames of {size} x {size}, {repeats} turns")
+    for header in ("engine s/frame", "with check", "check alone", "check / engine", "guards s"):
+        table.add_column(header, justify="right")
+    table.add_row(
+        f"{report['seconds_per_frame_engine']:.3f}",
+        f"{report['seconds_per_frame_with_check']:.3f}",
+        f"{report['seconds_per_frame_check_alone']:.3f}",
+        f"{100 * report['check_over_engine']:.1f} %",
+        f"{report['guards_once_per_stream_s']:.2f}",
+    )
+    console.print(table)
+    _write_json(console, report, json_out)
+
+
 @bench_app.command("soak")
 def bench_soak(
     engine: EngineOption,

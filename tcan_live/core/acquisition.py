@@ -1,8 +1,9 @@
 """What an acquisition is made of, as every layer sees it: frames, keys, channels, layout.
 
 A :class:`Frame` is the unit of work that flows from a source through the pipeline into the
-store; :class:`EnhanceResult` is what the runtime makes of it; :class:`AcquisitionLayout` and
-:class:`ChannelInfo` describe the output before its first frame is written.
+store; :class:`EnhanceResult` is what the runtime makes of it, with its :class:`Consistency`;
+:class:`AcquisitionLayout` and :class:`ChannelInfo` describe the output before its first frame
+is written.
 """
 
 from __future__ import annotations
@@ -140,11 +141,72 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class Consistency:
+    """How far a result agrees with the frame it was made from (its live confidence).
+
+    Attributes
+    ----------
+    map
+        float32 z-scores on the input frame's grid: the measured frame minus the result
+        re-blurred to the input's resolution, in units of what noise and the intensity
+        tolerance allow (negative: the result shows what the data do not; positive: it lost
+        what they show).
+    rsp, rse
+        Pearson correlation and RMS difference (input units) of the re-blurred result and the
+        frame.
+    z_rms
+        RMS of ``map``: about 1 where the data support the result.
+    residual_to_noise
+        What the re-blurred result leaves unexplained, relative to the frame's noise: about 1
+        when it explains the frame up to noise; well below 1 when it explains the noise too.
+    outlier_fraction
+        Fraction of pixels beyond the threshold.
+    alpha
+        The intensity scale used to map the re-blurred result onto the frame.
+    flag
+        Why the frame is flagged, in one line; empty when it is not.
+    """
+
+    map: np.ndarray
+    rsp: float
+    rse: float
+    z_rms: float
+    residual_to_noise: float
+    outlier_fraction: float
+    alpha: float
+    flag: str = ""
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the result disagrees with the frame beyond the configured limits."""
+        return bool(self.flag)
+
+    def summary(self) -> dict[str, float | bool | str]:
+        """Return the figures (not the map) as the QC record and previews carry them."""
+        return {
+            "consistency_rsp": self.rsp,
+            "consistency_rse": self.rse,
+            "consistency_z_rms": self.z_rms,
+            "residual_to_noise": self.residual_to_noise,
+            "outlier_fraction": self.outlier_fraction,
+            "flagged": self.flagged,
+            "flag": self.flag,
+        }
+
+
+@dataclass(frozen=True)
 class EnhanceResult:
-    """A super-resolved frame on the input's intensity scale, and its pixel size."""
+    """A super-resolved frame on the input's intensity scale, and its pixel size.
+
+    ``consistency`` is present when the stream checks its results against their frames;
+    ``warnings`` are one-line findings about the input (e.g. undersampled), given with the
+    first frame they apply to.
+    """
 
     image: np.ndarray
     pixel_size_nm: float
+    consistency: Consistency | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The daemon's configuration, one TOML file (commented examples: ``config/*.toml``).
 
-Sections: source, channels, output, preview, performance. Each section's model lives with the
-part it configures (the source kinds in :mod:`tcan_live.sources`, ``[output]`` with the store,
-``[preview]`` with the publisher, ``[performance]`` with the pipeline); the channels and the
-whole document are defined here.
+Sections: source, channels, output, preview, confidence, performance. Each section's model
+lives with the part it configures (the source kinds in :mod:`tcan_live.sources`, ``[output]``
+with the store, ``[preview]`` with the publisher, ``[confidence]`` with the runtime,
+``[performance]`` with the pipeline); the channels and the whole document are defined here.
 
 Relative paths in the file are resolved against the file's folder, so a config works from any
 working directory. Every problem is reported on its own line naming the file and the dotted
@@ -23,6 +23,7 @@ from tcan_live.core.colors import default_color, is_color
 from tcan_live.core.settings import ConfigError, ConfigPath, FrozenModel, validate_settings
 from tcan_live.pipeline.limits import PipelineLimits
 from tcan_live.preview.config import PreviewConfig
+from tcan_live.runtime.confidence import ConfidenceSettings
 from tcan_live.runtime.enhancer import OutputDtype
 from tcan_live.runtime.normalize import NormalizationMode
 from tcan_live.sinks.config import OutputConfig
@@ -66,6 +67,7 @@ class DaemonConfig(FrozenModel):
     channels: dict[str, ChannelConfig] = Field(min_length=1)
     output: OutputConfig
     preview: PreviewConfig = PreviewConfig()
+    confidence: ConfidenceSettings = ConfidenceSettings()
     performance: PipelineLimits = PipelineLimits()
 
 

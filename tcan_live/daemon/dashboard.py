@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -64,14 +65,29 @@ def status_table(daemon: Daemon, title: str = "tcan-live", final: bool = False) 
         row("lost", str(stats.frames_lost))
     last_error = daemon.errors[-1] if daemon.errors else ""
     row("errors", f"{stats.errors} {last_error}".strip())
+    last_warning = daemon.warnings[-1] if daemon.warnings else ""
+    row("warnings", f"{stats.warnings} {last_warning}".strip())
+    row("flagged", f"{stats.flagged} frames disagree with their data (see qc in the journal)")
     for channel, qc in sorted(daemon.last_qc.items()):
         row(
             f"QC {channel}",
             f"t={qc.get('t')}  mean in {_number(qc.get('input_mean'))} out "
             f"{_number(qc.get('output_mean'))}  resolution "
-            f"{_number(qc.get('resolution_nm'), ' nm', 0)}",
+            f"{_number(qc.get('resolution_nm'), ' nm', 0)}" + _confidence(qc),
         )
     return table
+
+
+def _confidence(qc: dict[str, Any]) -> str:
+    """Return the consistency figures of a frame's QC, if its stream computes them."""
+    if "consistency_rsp" not in qc:
+        return ""
+    text = (
+        f"  RSP {_number(qc.get('consistency_rsp'), digits=3)}  residual/noise "
+        f"{_number(qc.get('residual_to_noise'), digits=2)}  outliers "
+        f"{_number(100 * float(qc.get('outlier_fraction') or 0.0), ' %', 2)}"
+    )
+    return text + ("  FLAGGED" if qc.get("flagged") else "")
 
 
 class Dashboard:

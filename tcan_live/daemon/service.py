@@ -70,6 +70,7 @@ class Daemon:
         self._core = core
         self.output = Path(config.output.path)
         self.errors: deque[str] = deque(maxlen=5)  # the latest, for the dashboard
+        self.warnings: deque[str] = deque(maxlen=5)
         self.last_qc: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._stopped = False
@@ -90,10 +91,13 @@ class Daemon:
                     fixed_range=channel.fixed_range,
                     running_frames=channel.running_frames,
                     output_dtype=channel.output_dtype,
+                    confidence=config.confidence,
                 )
                 for name, channel in config.channels.items()
             }
-            self.store = OmeZarrSink(config.output)
+            # Maps are kept only where results are checked.
+            keep_qc = config.output.include_qc and config.confidence.enabled
+            self.store = OmeZarrSink(config.output.model_copy(update={"include_qc": keep_qc}))
             self.publisher = PreviewPublisher(config.preview) if config.preview.enabled else None
         except Exception:
             self._close_engines()
@@ -117,6 +121,7 @@ class Daemon:
         )
         self.pipeline.events.frame_enhanced.connect(self._on_enhanced)
         self.pipeline.events.error.connect(self._remember_error)
+        self.pipeline.events.warning.connect(self._remember_warning)
         self.progress = AcquisitionProgress()
         self.pipeline.events.frame_stored.connect(self.progress.record)
         if core is not None:  # an MDA announces its plan: the dashboard shows n of N per axis
@@ -272,6 +277,9 @@ class Daemon:
 
     def _remember_error(self, message: str) -> None:
         self.errors.append(message)
+
+    def _remember_warning(self, message: str) -> None:
+        self.warnings.append(message)
 
     def _source_error(self, message: str) -> None:
         log.error("%s", message)

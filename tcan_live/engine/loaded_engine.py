@@ -61,6 +61,7 @@ class Engine:
             pixel_size_nm=self.pixel_size_nm,
             normalization=self.normalization,
             halo=int(self.manifest["halo"]),
+            input_fwhm_nm=self.manifest.get("input_fwhm_nm"),
             **options,
         )
 
@@ -100,6 +101,7 @@ class Engine:
             "scale": meta.scale,
             "pixel_size_nm": meta.pixel_size_nm,
             "normalization": meta.normalization.model_dump(mode="json"),
+            "input_fwhm_nm": meta.input_fwhm_nm,
             "tile": tile,
             "halo": default_halo(tile) if halo is None else halo,
             "max_batch": max_batch,

@@ -2,9 +2,11 @@
 
 Per source and image: bead FWHM (bead data only), SNR (regions from the noise-free HR image,
 or from the input for unpaired data, so every source is measured on the same pixels),
-decorrelation resolution, MSE/PSNR/SSIM against the noise-free HR image, and the error map
-(RSE/RSP) of the source against the input. Sources on a coarser grid than the reference are
-compared after pixel replication, which adds no information.
+decorrelation resolution, MSE/PSNR/SSIM against the noise-free HR image, the error map
+(RSE/RSP) of the source against the input, and the live confidence check the daemon runs
+(residual over noise, and whether the field is flagged; :mod:`tcan_live.runtime.confidence`).
+Sources on a coarser grid than the reference are compared after pixel replication, which adds
+no information.
 """
 
 from __future__ import annotations
@@ -25,10 +27,21 @@ from tcan_live.metrics import (
     regions_from,
     snr,
 )
+from tcan_live.runtime.confidence import ConfidenceSettings, ConsistencyChecker
 
 FloatArray = NDArray[np.float32]
 INPUT, HR = "input", "hr"
-PER_IMAGE_KEYS = ("snr", "decorr_nm", "mse", "psnr", "ssim", "rse", "rsp")
+PER_IMAGE_KEYS = (
+    "snr",
+    "decorr_nm",
+    "mse",
+    "psnr",
+    "ssim",
+    "rse",
+    "rsp",
+    "residual_to_noise",
+    "flagged",
+)
 
 
 @dataclass
@@ -37,6 +50,10 @@ class SourceResult:
 
     fwhm_nm: list[float] = field(default_factory=list)
     per_image: list[dict[str, float]] = field(default_factory=list)
+    # One stream per source, as the daemon checks one channel's frames.
+    checker: ConsistencyChecker = field(
+        default_factory=lambda: ConsistencyChecker(ConfidenceSettings(), None)
+    )
 
     def summary(self, beads: bool) -> dict[str, float | int | None]:
         """Pooled bead FWHM and per-image means; metrics that never applied are left out."""
@@ -107,4 +124,10 @@ def measure_field(
         if name != INPUT:
             errors = error_map(item.lr, image)
             entry.update(rse=errors.rse, rsp=errors.rsp)
+            checked = result.checker.check(
+                item.lr.astype(np.float64), item.lr_pixel_nm, image, item.lr.shape
+            )
+            entry.update(
+                residual_to_noise=checked.residual_to_noise, flagged=float(checked.flagged)
+            )
         result.per_image.append(entry)

@@ -66,6 +66,14 @@ def write_report(summary: Summary, details: dict[str, Any], figures: list[Path],
     lines += full or ["No HR reference in this data set: full-reference scores do not apply.", ""]
     lines += ["## Error map against the input (SQUIRREL-style, mean over images)", ""]
     lines += _table(summary, [("rse", "RSE (photons)", 3), ("rsp", "RSP", 4)])
+    lines += ["## Live confidence check (as the daemon runs it; docs/confidence.md)", ""]
+    lines += _table(
+        summary,
+        [
+            ("residual_to_noise", "residual / noise", 2),
+            ("flagged", "fraction of fields flagged", 2),
+        ],
+    )
     lines += ["## How these numbers are made", "", *details["notes"], ""]
     lines += ["## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures] + [""]
     target = out / "report.md"

@@ -37,6 +37,53 @@ def _fit_affine(source: FloatArray, target: FloatArray) -> tuple[float, float, f
     return float(alpha), float(beta), residual
 
 
+def pearson(first: NDArray[np.floating], second: NDArray[np.floating]) -> float:
+    """Return the Pearson correlation of two same-shape images (NaN if either is flat)."""
+    a = np.asarray(first, dtype=np.float64)
+    b = np.asarray(second, dtype=np.float64)
+    spread = float(np.std(a) * np.std(b))
+    if not spread:
+        return math.nan
+    return float(np.mean((a - a.mean()) * (b - b.mean())) / spread)
+
+
+@dataclass(frozen=True)
+class BlurFit:
+    """The Gaussian blur and affine intensity mapping that best take an image onto another."""
+
+    sigma_px: float
+    alpha: float
+    beta: float
+    mse: float
+
+
+def fit_blur(
+    reference: NDArray[np.floating],
+    image: NDArray[np.floating],
+    *,
+    min_sigma: float = 0.0,
+    max_sigma: float = 8.0,
+) -> BlurFit:
+    """Fit ``alpha * G_sigma(image) + beta`` to ``reference`` (same grid), least squares.
+
+    Sigma (pixels, within ``[min_sigma, max_sigma]``) by bounded 1D minimisation; alpha and
+    beta in closed form for each sigma.
+    """
+    from scipy.ndimage import gaussian_filter
+    from scipy.optimize import minimize_scalar
+
+    ref = np.asarray(reference, dtype=np.float64)
+    source = np.asarray(image, dtype=np.float64)
+
+    def loss(sigma: float) -> float:
+        return _fit_affine(gaussian_filter(source, sigma, mode="reflect"), ref)[2]
+
+    best = minimize_scalar(loss, bounds=(min_sigma, max_sigma), method="bounded")
+    sigma = float(best.x)
+    alpha, beta, mse = _fit_affine(gaussian_filter(source, sigma, mode="reflect"), ref)
+    return BlurFit(sigma_px=sigma, alpha=alpha, beta=beta, mse=mse)
+
+
 def error_map(
     reference: NDArray[np.floating], super_resolved: NDArray[np.floating], *, max_sigma: float = 8.0
 ) -> ErrorMap:
@@ -52,7 +99,6 @@ def error_map(
         Largest Gaussian sigma tried, in reference pixels.
     """
     from scipy.ndimage import gaussian_filter
-    from scipy.optimize import minimize_scalar
 
     ref = np.asarray(reference, dtype=np.float64)
     sr = np.asarray(super_resolved, dtype=np.float64)
@@ -62,25 +108,14 @@ def error_map(
     if factor > 1:
         sr = sr.reshape(ref.shape[0], factor, ref.shape[1], factor).mean(axis=(1, 3))
 
-    def loss(sigma: float) -> float:
-        return _fit_affine(gaussian_filter(sr, sigma, mode="reflect"), ref)[2]
-
-    best = minimize_scalar(loss, bounds=(0.0, max_sigma), method="bounded")
-    sigma = float(best.x)
-    blurred = gaussian_filter(sr, sigma, mode="reflect")
-    alpha, beta, mse = _fit_affine(blurred, ref)
-    mapped = alpha * blurred + beta
-    spread = float(np.std(mapped) * np.std(ref))
-    rsp = (
-        float(np.mean((mapped - mapped.mean()) * (ref - ref.mean())) / spread)
-        if spread
-        else math.nan
-    )
+    fit = fit_blur(ref, sr, max_sigma=max_sigma)
+    mapped = fit.alpha * gaussian_filter(sr, fit.sigma_px, mode="reflect") + fit.beta
+    rsp = pearson(mapped, ref)
     return ErrorMap(
         map=np.abs(ref - mapped),
-        rse=math.sqrt(mse),
+        rse=math.sqrt(fit.mse),
         rsp=rsp,
-        sigma_px=sigma,
-        alpha=alpha,
-        beta=beta,
+        sigma_px=fit.sigma_px,
+        alpha=fit.alpha,
+        beta=fit.beta,
     )

@@ -63,6 +63,7 @@ class PipelineEvents:
     frame_stored = Signal(object)
     frame_enhanced = Signal(object, object, dict)
     frame_skipped = Signal(object, str)
+    warning = Signal(str)
     error = Signal(str)
 
 
@@ -332,9 +333,26 @@ class Pipeline:
         every = self.limits.qc_every
         if self.qc_resolution is not None and every > 0 and count % every == 0:
             qc["resolution_nm"] = self.qc_resolution(result.image, result.pixel_size_nm)
+        if result.consistency is not None:
+            qc.update(result.consistency.summary())
+        if result.warnings:
+            qc["warnings"] = list(result.warnings)
         return qc
 
+    def _report_findings(self, frame: Frame, result: EnhanceResult) -> None:
+        """Log the input guards' warnings and a flagged result, naming the frame's file."""
+        where = f"{frame.origin} {frame.key.describe()}"
+        for warning in result.warnings:
+            message = f"{where}: {warning}"
+            log.warning("%s", message)
+            self.stats.add(warnings=1)
+            self.events.warning.emit(message)
+        if result.consistency is not None and result.consistency.flagged:
+            self.stats.add(flagged=1)
+            log.warning("%s: flagged: %s", where, result.consistency.flag)
+
     def _deliver(self, work: _Work, frame: Frame, result: EnhanceResult) -> None:
+        self._report_findings(frame, result)
         qc = self._qc(frame, result)
         latency = time.monotonic() - work.submitted
         qc["latency_ms"] = latency * 1e3

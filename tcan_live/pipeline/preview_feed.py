@@ -3,8 +3,9 @@
 Each frame goes out raw and super-resolved, on its image's topics (the first image's topics
 carry no suffix: ``sr/actin``; another position's do: ``sr/actin/p1``). A z-stack shows as its
 current slice and, when asked, as a running maximum projection of the time point's slices so
-far (``mip/<channel>``). Once every channel of a (time point, slice) is done, the channels also
-go out as one colour composite.
+far (``mip/<channel>``). A result checked against its frame also sends its consistency map
+(``qc/<channel>``, on the frame's grid). Once every channel of a (time point, slice) is done, the
+channels also go out as one colour composite.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class PreviewFeed:
         if self.raw:
             self.publisher.publish(
                 frame.image, kind="raw", pixel_size_nm=frame.pixel_size_nm, **common
+            )
+        if result.consistency is not None:
+            self.publisher.publish(
+                result.consistency.map, kind="qc", pixel_size_nm=frame.pixel_size_nm, **common
             )
         if self.z_projection:
             projection = self._project(key.image, frame.channel, frame.t, result.image)

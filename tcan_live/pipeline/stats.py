@@ -30,6 +30,8 @@ class StatsSnapshot:
     latency_ms_p95: float
     latency_ms_p99: float
     errors: int
+    flagged: int = 0
+    warnings: int = 0
 
     @property
     def megapixels_per_s(self) -> float:
@@ -52,6 +54,7 @@ class PipelineStats:
         self._latencies: deque[float] = deque(maxlen=window)
         self.received = self.resumed = self.stored = 0
         self.enhanced = self.skipped = self.rejected = self.duplicates = self.errors = 0
+        self.flagged = self.warnings = 0
         self.in_memory = self.in_memory_peak = self.backlog = 0
         self.megapixels_in = 0.0
 
@@ -102,4 +105,6 @@ class PipelineStats:
                 latency_ms_p95=float(p95),
                 latency_ms_p99=float(p99),
                 errors=self.errors,
+                flagged=self.flagged,
+                warnings=self.warnings,
             )

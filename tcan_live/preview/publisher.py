@@ -157,9 +157,9 @@ class PreviewPublisher:
         Parameters
         ----------
         image
-            2D frame (raw or super-resolved).
+            2D frame (raw or super-resolved), or a consistency map (float32).
         kind
-            ``"raw"`` or ``"sr"``.
+            ``"raw"``, ``"sr"``, ``"mip"`` or ``"qc"``.
         t, channel
             Where the frame belongs in the acquisition.
         pixel_size_nm
@@ -176,8 +176,8 @@ class PreviewPublisher:
             Where else the frame belongs: ``image`` (the topic suffix), ``p``, ``z``, ``g``,
             ``run``, ``position`` (name); copied into the header.
         """
-        if kind not in ("raw", "sr", "mip"):
-            raise ValueError(f"preview kind {kind!r}: expected 'raw', 'sr' or 'mip'")
+        if kind not in ("raw", "sr", "mip", "qc"):
+            raise ValueError(f"preview kind {kind!r}: expected 'raw', 'sr', 'mip' or 'qc'")
         header: dict[str, Any] = {
             **dict(index or {}),
             "t": t,

@@ -1,8 +1,10 @@
-"""The frame enhancer: pixel-size matching, normalisation, tiling, inference.
+"""The frame enhancer: pixel-size matching, normalisation, tiling, inference, confidence.
 
 Frames arrive checked (:mod:`tcan_live.core.frame_check`: 2D, numeric, finite); the enhancer
 tests only what depends on its engine: the pixel size against the training sampling, the
-smallest frame the tiling takes and the largest output it may allocate.
+smallest frame the tiling takes and the largest output it may allocate. Each result can carry
+its consistency with the frame (:mod:`.confidence`) and the input guards' warnings
+(:mod:`.sampling_check`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,19 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from tcan_live.core.acquisition import EnhanceResult
+from tcan_live.core.acquisition import Consistency, EnhanceResult
 from tcan_live.core.frame_check import FrameRejected, check_image
 from tcan_live.metrics.intensity import IntensityRange
 from tcan_live.model import NormalizationSpec
 from tcan_live.runtime.backend import InferenceBackend
+from tcan_live.runtime.confidence import (
+    DEFAULT_INPUT_FWHM_NM,
+    ConfidenceSettings,
+    ConsistencyChecker,
+)
 from tcan_live.runtime.normalize import NormalizationMode, Normalizer
 from tcan_live.runtime.resample import resample_to_pixel_size, resampled_shape
+from tcan_live.runtime.sampling_check import SamplingGuard
 from tcan_live.runtime.tiling import TileAssembler, TilePlan
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,10 @@ class _Prepared:
     tiles: list[np.ndarray]
     intensity: IntensityRange
     input_dtype: np.dtype
+    raw: np.ndarray
+    pixel_size_nm: float
+    matched_shape: tuple[int, int]
+    warnings: tuple[str, ...]
 
 
 class Enhancer:
@@ -73,6 +85,16 @@ class Enhancer:
         Limits on the resampling ratio.
     max_output_pixels
         Refuse frames whose output would exceed this many pixels (bounded memory).
+    input_fwhm_nm
+        Resolution of the engine's training inputs (its manifest's ``input_fwhm_nm``; 250 nm
+        when unknown), for the confidence map and the sampling guards.
+    confidence
+        Check every result against its frame (:attr:`EnhanceResult.consistency
+        <tcan_live.core.acquisition.EnhanceResult.consistency>`); None or ``enabled = false``:
+        off.
+    sampling_guard
+        Warn (in :attr:`EnhanceResult.warnings`) when the stream's frames are undersampled or
+        their pixel size looks wrong; checked on the first frames at each pixel size.
     """
 
     def __init__(
@@ -89,6 +111,9 @@ class Enhancer:
         output_dtype: OutputDtype = "float32",
         pixel_size_policy: PixelSizePolicy | None = None,
         max_output_pixels: int = 2**28,
+        input_fwhm_nm: float | None = None,
+        confidence: ConfidenceSettings | None = None,
+        sampling_guard: bool = True,
     ) -> None:
         if output_dtype not in OUTPUT_DTYPES:
             raise ValueError(f"output_dtype {output_dtype!r}: expected float32 or uint16")
@@ -106,6 +131,11 @@ class Enhancer:
             running_frames=running_frames,
         )
         self._warned_ratio = False
+        fwhm = input_fwhm_nm or DEFAULT_INPUT_FWHM_NM
+        self.checker = (
+            ConsistencyChecker(confidence, fwhm) if confidence and confidence.enabled else None
+        )
+        self.guard = SamplingGuard(fwhm) if sampling_guard else None
 
     @property
     def output_pixel_size_nm(self) -> float:
@@ -215,13 +245,25 @@ class Enhancer:
         matched = resample_to_pixel_size(raw, size, self.pixel_size_nm)
         plan = TilePlan.for_frame(matched.shape, self.backend.tile, self.halo, scale)
         tiles = list(plan.tiles(intensity.normalize(matched)))
-        return _Prepared(plan, tiles, intensity, frame.dtype)
+        warnings = self.guard.check(raw, size) if self.guard is not None else ()
+        shape = (matched.shape[0], matched.shape[1])
+        return _Prepared(plan, tiles, intensity, frame.dtype, raw, size, shape, warnings)
 
     def _finish(self, prepared: _Prepared, output: np.ndarray) -> EnhanceResult:
         image = prepared.intensity.denormalize(output)
+        consistency: Consistency | None = None
+        if self.checker is not None:
+            consistency = self.checker.check(
+                prepared.raw, prepared.pixel_size_nm, image, prepared.matched_shape
+            )
         if self.output_dtype == "uint16":
             image = np.clip(np.rint(image), 0, 65535).astype(np.uint16)
-        return EnhanceResult(image=image, pixel_size_nm=self.output_pixel_size_nm)
+        return EnhanceResult(
+            image=image,
+            pixel_size_nm=self.output_pixel_size_nm,
+            consistency=consistency,
+            warnings=prepared.warnings,
+        )
 
 
 def _float_pixels(frame: np.ndarray) -> np.ndarray:

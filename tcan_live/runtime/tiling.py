@@ -15,6 +15,7 @@ lost 1.1 dB PSNR and two thirds of the SNR, from the convolutions' zero padding 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,6 +77,19 @@ class TilePlan:
     def output_shape(self) -> tuple[int, int]:
         """Shape of the assembled output."""
         return (self.shape[0] * self.scale, self.shape[1] * self.scale)
+
+    def overlaps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return boolean masks of the output rows and columns where neighbouring tiles blend."""
+
+        def mask(starts: tuple[int, ...], length: int) -> np.ndarray:
+            inside = np.zeros(length * self.scale, dtype=bool)
+            for first, second in itertools.pairwise(starts):
+                begin = (second - self.halo) * self.scale
+                end = (first + self.tile - self.halo) * self.scale
+                inside[max(0, begin) : max(0, end)] = True
+            return inside
+
+        return mask(self.starts_y, self.shape[0]), mask(self.starts_x, self.shape[1])
 
     def pad(self, image: np.ndarray) -> np.ndarray:
         """Mirror-pad ``image`` by the halo before and up to :attr:`padded_shape` after."""

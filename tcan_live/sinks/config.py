@@ -18,6 +18,9 @@ class OutputConfig(FrozenModel):
     include_raw
         Keep the raw frames as an NGFF image. When off, raw frames are still kept durably until
         their super-resolved frame is written (in ``OUT.zarr/tcan_live/backlog``), then deleted.
+    include_qc
+        Keep each frame's consistency map (``OUT.zarr/qc``, float32 on the raw grid) when the
+        channel's results are checked against their frames (``[confidence]``).
     fsync
         Force every frame and journal record to stable storage before it counts as written
         (survives power loss, at the cost of a disk flush per frame).
@@ -30,6 +33,7 @@ class OutputConfig(FrozenModel):
 
     path: ConfigPath
     include_raw: bool = True
+    include_qc: bool = True
     fsync: bool = True
     time_increment_s: float | None = Field(None, gt=0)
     z_step_nm: float | None = Field(None, gt=0, le=1e7)

@@ -50,13 +50,14 @@ def image_attributes(
     z_step_nm: float | None,
     time_increment_s: float | None,
     display_dtype: str,
+    window: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Return the ``ome`` attributes of one single-resolution NGFF 0.5 image (t, c, z, y, x).
 
     Parameters
     ----------
     kind
-        ``"sr"`` or ``"raw"``.
+        ``"sr"``, ``"raw"`` or ``"qc"``.
     position
         The image's stage position: its name, and (x, y, z) as a translation in micrometres.
     channels
@@ -69,6 +70,8 @@ def image_attributes(
         Interval between time points; unknown: scale 1 and no unit on ``t``.
     display_dtype
         Data type whose range sets the default display window of each channel.
+    window
+        The display window instead (e.g. -10..10 for consistency z-scores).
     """
     time_axis: dict[str, Any] = {"name": "t", "type": "time"}
     if time_increment_s is not None:
@@ -83,7 +86,7 @@ def image_attributes(
     if stage is not None and (stage[0] is not None or stage[1] is not None):
         x, y = stage[0] or 0.0, stage[1] or 0.0
         transforms.append({"type": "translation", "translation": [0.0, 0.0, 0.0, y, x]})
-    low, high = _display_range(display_dtype)
+    low, high = window or _display_range(display_dtype)
     return {
         "version": NGFF_VERSION,
         "multiscales": [

@@ -50,6 +50,7 @@ from tcan_live.sinks.store_layout import (
     FORMAT_VERSION,
     JOURNAL_PATH,
     LAYOUT_ATTRIBUTE,
+    QC_GROUP,
     RAW_GROUP,
     SR_GROUP,
     WRITTEN_DIRS,
@@ -71,6 +72,8 @@ from tcan_live.sinks.store_layout import (
 from tcan_live.sinks.store_lock import StoreLock
 
 SR_DTYPE = "float32"
+QC_DTYPE = "float32"
+QC_WINDOW = (-10.0, 10.0)
 
 
 def _write_frame_chunk(
@@ -174,6 +177,7 @@ class _Image:
     position: Position
     sr: ZarrArray
     raw: ZarrArray
+    qc: ZarrArray | None = None
 
 
 def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
@@ -309,8 +313,7 @@ class OmeZarrSink:
         # create_group, not open_group(mode="w-"): the folder already holds the writer's lock.
         document = {"version": FORMAT_VERSION, "layout": wanted, "images": []}
         root = zarr.create_group(store, attributes={LAYOUT_ATTRIBUTE: document})
-        kinds = [SR_GROUP, RAW_GROUP] if self.config.include_raw else [SR_GROUP]
-        for kind in kinds:
+        for kind in self._containers():
             root.create_group(kind, attributes={"ome": container_attributes()})
         # A Zarr group, so readers listing the root see a node rather than a stray folder.
         root.create_group(
@@ -319,6 +322,19 @@ class OmeZarrSink:
         if not self.config.include_raw:
             root.create_group(BACKLOG_GROUP)
         return root
+
+    def _containers(self) -> list[str]:
+        """Return the bioformats2raw containers this store writes: sr, raw and qc if kept."""
+        kinds = [SR_GROUP]
+        if self.config.include_raw:
+            kinds.append(RAW_GROUP)
+        if self.config.include_qc:
+            kinds.append(QC_GROUP)
+        return kinds
+
+    def _keeps_qc(self) -> bool:
+        """Consistency maps are kept: asked for, and the store was made with their container."""
+        return self.config.include_qc and (self.path / QC_GROUP / "zarr.json").exists()
 
     def _reopen_images(self) -> None:
         """Find every image already in the store (its group's own record is authoritative)."""
@@ -334,7 +350,13 @@ class OmeZarrSink:
                 raw = self._root[array_path(self._raw_group(), series)]
             except KeyError:
                 break  # made only in part when the writer was killed: made again when needed
-            self._images[position.key] = _Image(series, position, sr, raw)  # type: ignore[arg-type]
+            qc = None
+            if self._keeps_qc():
+                try:
+                    qc = self._root[array_path(QC_GROUP, series)]
+                except KeyError:
+                    break
+            self._images[position.key] = _Image(series, position, sr, raw, qc)  # type: ignore[arg-type]
             series += 1
         self._record_images()  # a kill after an image was made, before it was listed
 
@@ -355,6 +377,8 @@ class OmeZarrSink:
             (SR_GROUP, layout.sr_shape, layout.sr_pixel_size_nm, SR_DTYPE),
             (self._raw_group(), layout.raw_shape, layout.raw_pixel_size_nm, layout.raw_dtype),
         ]
+        if self._keeps_qc():
+            kinds.append((QC_GROUP, layout.raw_shape, layout.raw_pixel_size_nm, QC_DTYPE))
         for kind, shape, pixel_size_nm, dtype in kinds:
             attributes: dict[str, Any] = {LAYOUT_ATTRIBUTE: position_document(position)}
             if kind != BACKLOG_GROUP:
@@ -366,6 +390,7 @@ class OmeZarrSink:
                     z_step_nm,
                     layout.time_increment_s,
                     layout.raw_dtype,
+                    window=QC_WINDOW if kind == QC_GROUP else None,
                 )
             # overwrite: a group of this number can only be what a killed writer left half made.
             group = self._root.create_group(
@@ -379,7 +404,9 @@ class OmeZarrSink:
                 fill_value=0,
                 dimension_names=AXES,
             )
-        image = _Image(series, position, arrays[SR_GROUP], arrays[self._raw_group()])
+        image = _Image(
+            series, position, arrays[SR_GROUP], arrays[self._raw_group()], arrays.get(QC_GROUP)
+        )
         self._images[position.key] = image
         self._record_images()
         return image
@@ -394,7 +421,7 @@ class OmeZarrSink:
             for image in ordered
         ]
         self._root.attrs[LAYOUT_ATTRIBUTE] = document
-        kinds = [SR_GROUP, RAW_GROUP] if self.config.include_raw else [SR_GROUP]
+        kinds = [kind for kind in self._containers() if (self.path / kind).is_dir()]
         for kind in kinds:
             target = self.path / kind / OME_XML_PATH
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -405,7 +432,7 @@ class OmeZarrSink:
 
     def _remove_partial_files(self) -> None:
         # Zarr's temporary files of a write interrupted by a kill: never part of the data.
-        for folder in (SR_GROUP, self._raw_group()):
+        for folder in (SR_GROUP, self._raw_group(), QC_GROUP):
             for leftover in (self.path / folder).rglob("*.partial"):
                 leftover.unlink(missing_ok=True)
 
@@ -581,6 +608,10 @@ class OmeZarrSink:
             target = self._images[key.image]
             channel = self._channel_index[frame.channel]
             with self._disk_full_is_clear(frame, "super-resolved frame"):
+                if target.qc is not None and result.consistency is not None:
+                    # Before the SR chunk: a frame journalled complete has its map.
+                    consistency = result.consistency.map.astype(QC_DTYPE, copy=False)
+                    self._write_chunk(target.qc, key, channel, consistency)
                 self._write_chunk(target.sr, key, channel, image.astype(SR_DTYPE, copy=False))
                 record["completed_at"] = time.time()
                 journal.append(record)

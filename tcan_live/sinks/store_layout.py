@@ -9,11 +9,14 @@ Layout of ``OUT.zarr`` (see docs/outputs.md)::
     sr/0/ zarr.json, 0/        NGFF image: position 0, float32 (t, c, z, y, x)
     sr/1/ ...                  one image per stage position, grid tile and run
     raw/  ...                  the same for the raw frames (when ``include_raw``)
+    qc/   ...                  each frame's consistency map, float32 on the raw grid (when
+                               ``include_qc`` and the stream checks its results)
     tcan_live/journal.jsonl    one JSON line per event: raw stored, SR stored, frame skipped
     tcan_live/backlog/<n>      raw frames awaiting SR when ``include_raw`` is off
     tcan_live/rejected/        frames the arrays cannot hold, as TIFF + JSON (see .rejected)
 
 Only this module spells the layout; other code asks :func:`open_sr`, :func:`open_raw`,
+:func:`open_qc`,
 :func:`stored_images`, :func:`stored_layout` and :func:`rejected_dir`.
 """
 
@@ -42,10 +45,11 @@ FORMAT_VERSION = 2
 LAYOUT_ATTRIBUTE = "tcan_live"
 SR_GROUP = "sr"
 RAW_GROUP = "raw"
+QC_GROUP = "qc"
 JOURNAL_PATH = "tcan_live/journal.jsonl"
 BACKLOG_GROUP = "tcan_live/backlog"
 REJECTED_PATH = "tcan_live/rejected"
-WRITTEN_DIRS = (SR_GROUP, RAW_GROUP, "tcan_live", BACKLOG_GROUP)
+WRITTEN_DIRS = (SR_GROUP, RAW_GROUP, QC_GROUP, "tcan_live", BACKLOG_GROUP)
 
 
 class LayoutMismatchError(ValueError):
@@ -84,6 +88,20 @@ def open_sr(path: str | Path, series: int = 0) -> ZarrArray:
 def open_raw(path: str | Path, series: int = 0) -> ZarrArray:
     """Open a store's raw array (t, c, z, y, x) of image ``series``, read-only."""
     location = Path(path) / array_path(RAW_GROUP, series)
+    return zarr.open_array(LocalStore(location, read_only=True), mode="r")
+
+
+def open_qc(path: str | Path, series: int = 0) -> ZarrArray:
+    """Open a store's consistency maps (t, c, z, y, x) of image ``series``, read-only.
+
+    Raises
+    ------
+    FileNotFoundError
+        The store keeps no consistency maps (``include_qc`` off, or written before them).
+    """
+    location = Path(path) / array_path(QC_GROUP, series)
+    if not (location / "zarr.json").exists():
+        raise FileNotFoundError(f"{path}: no consistency maps ({QC_GROUP}/{series}) in the store")
     return zarr.open_array(LocalStore(location, read_only=True), mode="r")
 
 

@@ -67,7 +67,7 @@ def test_a_subscriber_that_never_reads_does_not_slow_the_pipeline(
     frames = TIMEPOINTS * len(CHANNELS)
     for stats in (without, stalled):
         assert stats.enhanced == frames and stats.frames_lost == 0 and stats.errors == 0
-    # Every preview offer returned (raw + sr per frame, a composite per time point) ...
-    assert publisher.stats.published == 2 * frames + TIMEPOINTS
+    # Every preview offer returned (raw, sr and qc per frame, a composite per time point) ...
+    assert publisher.stats.published == 3 * frames + TIMEPOINTS
     # ... and what the stalled subscriber did not take was dropped on the preview side only.
     assert publisher.stats.sent + publisher.stats.replaced + publisher.stats.send_dropped >= 1
