@@ -12,7 +12,11 @@ daemon costs. Three runs are measured:
   point (an image per position, z growing): what the full acquisition index costs against the
   time-lapse path;
 * ``paced``: the source runs at ``paced_fraction`` of the engine's measured frame rate; the
-  backlog must not grow.
+  backlog must not grow;
+* ``live`` and ``live-newest-first`` (with ``live``): the camera runs ``camera_factor`` times
+  faster than the engine, with previews published (a real ZeroMQ publisher), in acquisition
+  order and newest-first: each frame's arrival-to-preview latency against one engine call (one
+  frame alone through the enhancer), with every frame still stored exactly once.
 
 Resident memory is sampled throughout; its growth is measured from the end of a warm-up
 (the first tenth of the frames) to the end. Latency drift is the median latency of the last
@@ -36,8 +40,11 @@ import psutil
 
 from tcan_live.core.acquisition import ChannelInfo, Frame, Position
 from tcan_live.engine.loaded_engine import Engine
-from tcan_live.pipeline.limits import PipelineLimits
+from tcan_live.pipeline.limits import EnhanceOrder, PipelineLimits
 from tcan_live.pipeline.pipeline import Pipeline
+from tcan_live.pipeline.preview_feed import PreviewFeed
+from tcan_live.preview.config import PreviewConfig
+from tcan_live.preview.publisher import PreviewPublisher
 from tcan_live.sinks.config import OutputConfig
 from tcan_live.sinks.omezarr import OmeZarrSink
 from tcan_live.sinks.rejected import RejectedFrames
@@ -68,6 +75,9 @@ class PipelineRun:
     frames_lost: int
     latency_drift: float
     frames_in_store: int
+    preview_latency_ms_p50: float = float("nan")
+    preview_latency_ms_p99: float = float("nan")
+    previews_shown: int = 0
     samples: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -135,19 +145,27 @@ def run_pipeline(
     workdir: Path,
     sample_every_s: float = 0.25,
     multidim: tuple[int, int] | None = None,
+    preview_order: EnhanceOrder | None = None,
 ) -> PipelineRun:
     """Replay ``frames`` frames through a fresh pipeline and store; measure as it runs.
 
     ``multidim`` (positions, slices) re-indexes the frames as that acquisition.
+    ``preview_order``: publish previews (loopback ZeroMQ, nobody subscribed) with the
+    pipeline enhancing in that order.
     """
     out = workdir / f"{mode}.zarr"
     store = OmeZarrSink(OutputConfig(path=out, fsync=False))
+    publisher = None
+    if preview_order is not None:
+        limits = limits.model_copy(update={"order": preview_order})
+        publisher = PreviewPublisher(PreviewConfig(address="tcp://127.0.0.1:*"))
     pipeline = Pipeline(
         (CHANNEL,),
         {CHANNEL.name: engine.enhancer(mode="running")},
         store,
         [store],
         rejected=RejectedFrames(rejected_dir(out)),
+        previews=PreviewFeed(publisher, (CHANNEL,)) if publisher is not None else None,
         limits=limits,
     )
     loops = -(-frames // stack.shape[0])
@@ -198,6 +216,8 @@ def run_pipeline(
     sampler.join()
     pipeline.stop()
     store.close()
+    if publisher is not None:
+        publisher.close()
     in_store = frames_in_store(out)
     snap = pipeline.stats.snapshot()
     latencies = pipeline.stats.latencies_ms()
@@ -229,6 +249,9 @@ def run_pipeline(
         frames_lost=lost,
         latency_drift=drift,
         frames_in_store=in_store,
+        preview_latency_ms_p50=snap.preview_latency_ms_p50,
+        preview_latency_ms_p99=snap.preview_latency_ms_p99,
+        previews_shown=len(pipeline.stats.preview_latencies_ms()),
         samples=samples,
     )
 
@@ -268,6 +291,8 @@ def bench_pipeline(
     paced_fraction: float = 0.5,
     limits: PipelineLimits | None = None,
     repeats: int = 1,
+    live_frames: int = 0,
+    camera_factor: float = 1.5,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Measure engine-only and pipeline throughput side by side; return the JSON report.
@@ -275,12 +300,18 @@ def bench_pipeline(
     ``repeats``: the two saturated runs (time-lapse and positions x z) are each made this many
     times, in alternating order; the report gives each one's median run, and the median over
     the turns of the ratio of a turn's two runs (measured back to back).
+    ``live_frames``: also the two live runs of that many frames (0: none), the camera
+    ``camera_factor`` times faster than one engine call.
     """
     limits = limits or PipelineLimits()
     engine, stack, pixel_size_nm, engine_mp_per_s = _engine_alone(
         engine_dir, frames, size, limits, log
     )
     engine_fps = engine_mp_per_s / (size * size / 1e6)
+    call_s = 0.0
+    if live_frames:
+        log("engine alone, one frame per call")
+        call_s = (size * size / 1e6) / engine_only(engine, stack, pixel_size_nm, 1)
     runs = []
     with tempfile.TemporaryDirectory(prefix="tcan-bench-") as workdir:
         pair = [("saturated", 0.0, None), ("saturated-pz", 0.0, MULTIDIM)]
@@ -288,6 +319,9 @@ def bench_pipeline(
         for turn in range(repeats):  # alternating order: drifting machine load cancels out
             plans.extend(pair if turn % 2 == 0 else pair[::-1])
         plans.append(("paced", paced_fraction * engine_fps, None))
+        live_plans: list[tuple[str, EnhanceOrder]] = []
+        if live_frames:
+            live_plans = [("live", "acquisition"), ("live-newest-first", "newest-first")]
         for number, (mode, rate, multidim) in enumerate(plans):
             log(f"pipeline, {mode}: {frames} frames at {rate or 'max'} frames/s")
             folder = Path(workdir) / str(number)
@@ -305,8 +339,27 @@ def bench_pipeline(
                     multidim=multidim,
                 )
             )
+        live_runs = []
+        for mode, order in live_plans:
+            rate = camera_factor / call_s
+            log(f"pipeline, {mode}: {live_frames} frames at {rate:.2f} frames/s, previews")
+            folder = Path(workdir) / mode
+            folder.mkdir()
+            live_runs.append(
+                run_pipeline(
+                    engine,
+                    stack,
+                    pixel_size_nm,
+                    frames=live_frames,
+                    rate_hz=rate,
+                    mode=mode,
+                    limits=limits,
+                    workdir=folder,
+                    preview_order=order,
+                )
+            )
     engine.close()
-    paced = runs[-1]
+    paced = next(run for run in runs if run.mode == "paced")
     saturated = _median_run([run for run in runs if run.mode == "saturated"])
     multidim_run = _median_run([run for run in runs if run.mode == "saturated-pz"])
     # Each turn's two runs ran back to back: their ratio is what the load drift spoils least.
@@ -332,9 +385,30 @@ def bench_pipeline(
         "paced_latency_drift": paced.latency_drift,
         "rss_growth_mb": max(saturated.rss_growth_mb, paced.rss_growth_mb),
         "repeats": repeats,
-        "frames_lost": sum(run.frames_lost for run in runs),
-        "runs": [asdict(run) for run in runs],
+        **_live_report(live_runs, call_s, camera_factor),
+        "frames_lost": sum(run.frames_lost for run in runs + live_runs),
+        "runs": [asdict(run) for run in runs + live_runs],
     }
+
+
+def _live_report(runs: list[PipelineRun], call_s: float, camera_factor: float) -> dict[str, Any]:
+    """Return the live runs' preview latencies against one engine call (empty: no live runs)."""
+    if not runs:
+        return {}
+    report: dict[str, Any] = {
+        "engine_call_ms": call_s * 1e3,
+        "live_camera_factor": camera_factor,
+        "live_frames": runs[0].frames,
+    }
+    for run in runs:
+        name = run.mode.replace("-", "_")
+        report[f"{name}_preview_latency_ms_p50"] = run.preview_latency_ms_p50
+        report[f"{name}_preview_latency_ms_p99"] = run.preview_latency_ms_p99
+        report[f"{name}_p50_over_engine_call"] = run.preview_latency_ms_p50 / (call_s * 1e3)
+        report[f"{name}_previews_shown"] = run.previews_shown
+        report[f"{name}_frames_in_store"] = run.frames_in_store
+        report[f"{name}_backlog_max"] = run.backlog_max
+    return report
 
 
 def soak(

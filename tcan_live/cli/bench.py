@@ -101,6 +101,19 @@ def bench_pipeline(
             "--repeats", min=1, help="Saturated runs of each kind, alternating (medians used)."
         ),
     ] = 1,
+    live_frames: Annotated[
+        int,
+        typer.Option(
+            "--live-frames",
+            min=0,
+            help="Frames of the two live runs (camera faster than the engine, previews on, "
+            "acquisition order vs newest-first); 0: no live runs.",
+        ),
+    ] = 40,
+    camera_factor: Annotated[
+        float,
+        typer.Option("--camera-factor", min=1.0, help="Live runs: camera rate / engine rate."),
+    ] = 1.5,
     json_out: JsonOption = None,
 ) -> None:
     """Measure the whole daemon path (replay, store, engine, OME-Zarr) against the engine."""
@@ -117,6 +130,8 @@ def bench_pipeline(
             paced_fraction=paced_fraction,
             limits=limits,
             repeats=repeats,
+            live_frames=live_frames,
+            camera_factor=camera_factor,
             log=step_logger(console),
         )
     table = Table(title=f"{frames} frames of {size} x {size}: pipeline against engine alone")
@@ -146,6 +161,15 @@ def bench_pipeline(
         f"slices per time point against the time-lapse path, same frames; median of {repeats} "
         f"back-to-back pairs: {pairs})"
     )
+    if live_frames:
+        for mode in ("live", "live_newest_first"):
+            console.print(
+                f"{mode}: preview latency p50 {report[f'{mode}_preview_latency_ms_p50']:.0f} ms, "
+                f"p99 {report[f'{mode}_preview_latency_ms_p99']:.0f} ms = "
+                f"{report[f'{mode}_p50_over_engine_call']:.2f} x one engine call "
+                f"({report['engine_call_ms']:.0f} ms); {report[f'{mode}_previews_shown']} "
+                f"previews, {report[f'{mode}_frames_in_store']} of {live_frames} frames stored"
+            )
     _write_json(console, report, json_out)
 
 

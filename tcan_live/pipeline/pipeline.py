@@ -9,7 +9,10 @@ Threads and their jobs:
   the frame back from the store) — memory stays bounded however far inference falls behind;
 * the *worker* thread takes frames in acquisition order, batches up to ``batch_frames``
   frames of one channel through that channel's enhancer (their tiles share batches), and
-  hands results to the sinks (which mark them complete) and the preview.
+  hands results to the sinks (which mark them complete) and the preview. In ``newest-first``
+  order (``limits.order``) it first takes, alone, the newest frame of a channel and image
+  newer than the one last shown, so the preview stays live when the engine is slower than the
+  camera; the backlog is enhanced in order in between, its stale previews not sent.
 
 A restart on the same output first re-queues the store's pending frames, so nothing acquired
 is lost when the daemon is killed.
@@ -18,6 +21,7 @@ is lost when the daemon is killed.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -35,6 +39,7 @@ from tcan_live.core.acquisition import (
     EnhanceResult,
     Frame,
     FrameKey,
+    ImageKey,
 )
 from tcan_live.core.frame_check import FrameRejected
 from tcan_live.core.messages import one_line
@@ -55,6 +60,7 @@ class _Work:
     key: FrameKey
     frame: Frame | None  # None: held only in the backlog store
     submitted: float
+    arrival: int = -1  # order of arrival in this run; frames resumed from the store: -1
 
 
 class PipelineEvents:
@@ -135,6 +141,9 @@ class Pipeline:
         self._stopping = False
         self._drain = True
         self._frames_per_channel: dict[str, int] = {}
+        self._arrivals = 0
+        self._shown: dict[tuple[str, ImageKey], int] = {}  # arrival of the last preview
+        self._last_jump = -math.inf
         self._ingest_thread = threading.Thread(
             target=self._ingest_loop, name="tcan-ingest", daemon=True
         )
@@ -248,7 +257,8 @@ class Pipeline:
             with self._condition:
                 if keep is not None:
                     self._held_in_memory += 1
-                self._window.append(_Work(frame.key, keep, submitted))
+                self._window.append(_Work(frame.key, keep, submitted, self._arrivals))
+                self._arrivals += 1
                 self.stats.set(in_memory=self._held_in_memory, backlog=len(self._window))
                 self._condition.notify_all()
 
@@ -261,6 +271,11 @@ class Pipeline:
                 self._condition.wait()
             if self._stopping and not self._drain:
                 return None
+            live = self._live_frame()
+            if live is not None:
+                self._window.remove(live)
+                self._busy = True
+                return [live]
             channel = self._window[0].key.channel
             batch: list[_Work] = []
             for work in list(self._window)[: self.limits.batch_frames * 4]:
@@ -270,6 +285,19 @@ class Pipeline:
                 self._window.remove(work)
             self._busy = True
             return batch
+
+    def _live_frame(self) -> _Work | None:
+        """In newest-first order, the newest frame newer than its stream's last preview."""
+        if self.limits.order != "newest-first" or self.previews is None:
+            return None
+        now = time.monotonic()
+        if now - self._last_jump < self.limits.preview_interval_s:
+            return None
+        for work in reversed(self._window):
+            if work.arrival > self._shown.get((work.key.channel, work.key.image), -1):
+                self._last_jump = now
+                return work
+        return None
 
     def _work_loop(self) -> None:
         while (batch := self._next_batch()) is not None:
@@ -368,6 +396,11 @@ class Pipeline:
         self.stats.frame_done(latency, frame.image.size / 1e6)
         self.events.frame_enhanced.emit(frame, result, qc)
         if self.previews is not None:
+            stream = (frame.channel, frame.key.image)
+            if self.limits.order == "newest-first" and work.arrival < self._shown.get(stream, -1):
+                return  # older than what the preview already shows: stored, not shown
+            self._shown[stream] = max(work.arrival, self._shown.get(stream, -1))
+            self.stats.preview_shown(time.monotonic() - work.submitted)
             self.previews.publish(frame, result, qc)
 
     def _skip(self, frame: Frame, reason: str, *, error: bool = False) -> None:

@@ -32,6 +32,8 @@ class StatsSnapshot:
     errors: int
     flagged: int = 0
     warnings: int = 0
+    preview_latency_ms_p50: float = float("nan")
+    preview_latency_ms_p99: float = float("nan")
 
     @property
     def megapixels_per_s(self) -> float:
@@ -52,6 +54,7 @@ class PipelineStats:
         self._lock = threading.Lock()
         self._start = time.monotonic()
         self._latencies: deque[float] = deque(maxlen=window)
+        self._preview_latencies: deque[float] = deque(maxlen=window)
         self.received = self.resumed = self.stored = 0
         self.enhanced = self.skipped = self.rejected = self.duplicates = self.errors = 0
         self.flagged = self.warnings = 0
@@ -78,6 +81,16 @@ class PipelineStats:
             self.megapixels_in += megapixels
             self._latencies.append(latency_s * 1e3)
 
+    def preview_shown(self, latency_s: float) -> None:
+        """Record one preview handed to the publisher, ``latency_s`` after its frame arrived."""
+        with self._lock:
+            self._preview_latencies.append(latency_s * 1e3)
+
+    def preview_latencies_ms(self) -> list[float]:
+        """Return the arrival-to-preview latencies (ms) of the last ``window`` previews."""
+        with self._lock:
+            return list(self._preview_latencies)
+
     def latencies_ms(self) -> list[float]:
         """Return the per-frame latencies (ms) of the last ``window`` frames, oldest first."""
         with self._lock:
@@ -88,6 +101,10 @@ class PipelineStats:
         with self._lock:
             latencies = np.array(self._latencies) if self._latencies else np.zeros(1)
             p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+            shown = np.array(self._preview_latencies)
+            preview_p50, preview_p99 = (
+                np.percentile(shown, [50, 99]) if shown.size else (float("nan"),) * 2
+            )
             return StatsSnapshot(
                 received=self.received,
                 resumed=self.resumed,
@@ -107,4 +124,6 @@ class PipelineStats:
                 errors=self.errors,
                 flagged=self.flagged,
                 warnings=self.warnings,
+                preview_latency_ms_p50=float(preview_p50),
+                preview_latency_ms_p99=float(preview_p99),
             )
