@@ -134,3 +134,15 @@ def test_checker_on_a_finer_output_grid() -> None:
     result = checker.check(frame, 50.0, fine, frame.shape)
     assert result.map.shape == frame.shape
     assert not result.flagged, result.flag
+
+
+@pytest.mark.parametrize(("length", "sigma"), [(300, 2.1), (40, 2.1), (1000, 0.7), (37, 5.0)])
+def test_pooled_noise_energy_is_exact_at_any_size(length: int, sigma: float) -> None:
+    from scipy.ndimage import gaussian_filter1d
+
+    from tcan_live.metrics.consistency import _pooling_energy_1d
+
+    responses = gaussian_filter1d(np.eye(length), sigma, axis=0, mode="reflect")
+    expected = np.sum(responses**2, axis=1)
+    np.testing.assert_allclose(_pooling_energy_1d(length, sigma), expected, atol=1e-15)
+    assert _pooling_energy_1d(16384, 2.1).shape == (16384,)  # no length x length matrix
