@@ -22,7 +22,7 @@ from tcan_live.core.acquisition import Consistency
 from tcan_live.core.settings import FrozenModel
 from tcan_live.metrics.consistency import consistency_map
 from tcan_live.metrics.error_map import fit_blur
-from tcan_live.metrics.noise import fit_noise_model
+from tcan_live.metrics.noise import NoiseModel, fit_noise_model
 from tcan_live.runtime.resample import resample_to_shape
 
 DEFAULT_INPUT_FWHM_NM = 250.0
@@ -30,6 +30,7 @@ _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 # A frame whose re-blurred result correlates this well with it calibrates the stream.
 _CALIBRATION_RSP = 0.5
 _ALPHA_HISTORY = 20
+_ROUNDING_SIGMA = 1.0 / math.sqrt(12.0)  # noise of rounding to integers
 
 
 class ConfidenceSettings(FrozenModel):
@@ -98,6 +99,8 @@ class ConsistencyChecker:
         frame_pixel_nm: float,
         output: np.ndarray,
         matched_shape: tuple[int, int],
+        *,
+        integer_counts: bool = False,
     ) -> Consistency:
         """Return the consistency of ``output`` with ``frame``.
 
@@ -109,6 +112,9 @@ class ConsistencyChecker:
             The result (input intensity units), on the engine's output grid.
         matched_shape
             The shape the frame was resampled to before inference (the engine's grid).
+        integer_counts
+            The frame was recorded as integers: its noise is never below their rounding
+            (1 / sqrt(12) counts), even where it measures none (a flat or saturated frame).
         """
         reference = frame.astype(np.float64, copy=False)
         on_grid = resample_to_shape(_bin_to(output, matched_shape), reference.shape)
@@ -120,7 +126,7 @@ class ConsistencyChecker:
             on_grid,
             blur_px=self.blur_nm / frame_pixel_nm,
             smoothing_px=max(psf_sigma_px, 0.7),
-            noise=fit_noise_model(reference),
+            noise=self._noise(reference, integer_counts),
             tolerance=self.settings.intensity_tolerance,
             threshold=self.settings.threshold,
             min_alpha=self._alpha_floor(),
@@ -144,6 +150,12 @@ class ConsistencyChecker:
                 "noise"
             )
         return ""
+
+    @staticmethod
+    def _noise(reference: np.ndarray, integer_counts: bool) -> NoiseModel:
+        model = fit_noise_model(reference)
+        floor = _ROUNDING_SIGMA if integer_counts else 1e-6 * float(np.max(np.abs(reference)))
+        return replace(model, floor=max(model.floor, floor, 1e-12))
 
     def _calibrate(self, reference: np.ndarray, on_grid: np.ndarray, pixel_nm: float) -> None:
         """Fit the re-blur width on a frame with structure; blank frames wait for a later one."""

@@ -254,7 +254,11 @@ class Enhancer:
         consistency: Consistency | None = None
         if self.checker is not None:
             consistency = self.checker.check(
-                prepared.raw, prepared.pixel_size_nm, image, prepared.matched_shape
+                prepared.raw,
+                prepared.pixel_size_nm,
+                image,
+                prepared.matched_shape,
+                integer_counts=np.issubdtype(prepared.input_dtype, np.integer),
             )
         if self.output_dtype == "uint16":
             image = np.clip(np.rint(image), 0, 65535).astype(np.uint16)

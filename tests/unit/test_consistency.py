@@ -146,3 +146,12 @@ def test_pooled_noise_energy_is_exact_at_any_size(length: int, sigma: float) -> 
     expected = np.sum(responses**2, axis=1)
     np.testing.assert_allclose(_pooling_energy_1d(length, sigma), expected, atol=1e-15)
     assert _pooling_energy_1d(16384, 2.1).shape == (16384,)  # no length x length matrix
+
+
+def test_a_flat_integer_frame_has_a_rounding_noise_floor() -> None:
+    flat = np.full((SIZE, SIZE), 100.0)
+    _, output = _scene()
+    checker = ConsistencyChecker(ConfidenceSettings(), input_fwhm_nm=250.0)
+    result = checker.check(flat, 50.0, output + 100.0, flat.shape, integer_counts=True)
+    assert result.flagged  # structure shown on a frame that has none
+    assert np.isfinite(result.map).all() and float(np.abs(result.map).max()) < 1e4
