@@ -4,7 +4,8 @@ Reads the store as a stranger would (zarr on the files, the journal line by line
 every chunk on disk decodes; no chunk lies outside its array's shape (such a frame is invisible
 to every reader); the arrays are not sized far beyond the frames they hold; the journal and the
 arrays agree (each journalled frame has its chunk, each chunk its journal record, no frame
-journalled twice); and which frames are pending or skipped, and why.
+journalled twice; each frame whose result was checked has its consistency map); and which
+frames are pending or skipped, and why.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tcan_live.core.frame_check import MAX_TIME_INDEX
 from tcan_live.sinks.store_layout import (
     BACKLOG_GROUP,
     JOURNAL_PATH,
+    QC_GROUP,
     RAW_GROUP,
     SR_GROUP,
     ZarrArray,
@@ -80,7 +82,11 @@ def examine_store(path: str | Path) -> StoreReport:
     raw_kept = stored_includes_raw(store)
     _writer(store, report)
     records = _journal(store, report)
-    kinds = {"sr": SR_GROUP, "raw": RAW_GROUP if raw_kept else None}
+    kinds = {
+        "sr": SR_GROUP,
+        "raw": RAW_GROUP if raw_kept else None,
+        "qc": QC_GROUP if (store / QC_GROUP).is_dir() else None,
+    }
     chunks: dict[str, set[FrameKey]] = {name: set() for name, group in kinds.items() if group}
     for image in stored_images(store):
         for name, group in kinds.items():
@@ -230,6 +236,15 @@ def _agreement(
         )
     if "sr" in chunks:
         _compare("sr", sr, chunks["sr"], report)
+    if "qc" in chunks:  # a frame whose result was checked has its consistency map
+        checked = {
+            record_key(record)
+            for record in records
+            if record.get("event") == "sr"
+            and isinstance(record.get("qc"), dict)
+            and "consistency_rsp" in record["qc"]
+        }
+        _compare("qc", checked, chunks["qc"], report)
     pending = raw - sr - skip
     report.counts = {"raw": len(raw), "sr": len(sr), "skip": len(skip), "pending": len(pending)}
     if pending:

@@ -19,6 +19,7 @@ from tcan_live.daemon import Daemon
 from tcan_live.daemon.demo_microscope import build_demo_core
 from tcan_live.simulate.config import SimulationConfig
 from tcan_live.simulate.pair import simulate_pair
+from tcan_live.sinks.doctor import examine_store
 from tcan_live.sinks.store_layout import open_qc, open_raw
 from tests.helpers.daemon import DEMO_ENGINES, daemon_config, previews_received
 
@@ -81,6 +82,15 @@ def test_daemon_stores_publishes_and_journals_each_frames_consistency(
     flagged = sum(1 for record in records if record["qc"]["flagged"])
     assert stats.flagged == flagged
     assert all(record["qc"]["flag"] for record in records if record["qc"]["flagged"])
+
+    report = examine_store(out)  # the doctor checks the maps too
+    assert report.healthy, report.damage
+    chunk = sorted(path for path in (out / "qc" / "0" / "0" / "c").rglob("*") if path.is_file())[0]
+    chunk.unlink()
+    damaged = examine_store(out)
+    assert any(
+        line.startswith("qc: 1 journalled frame(s) have no chunk") for line in damaged.damage
+    )
 
     maps = [p for p in previews if p.kind == "qc"]
     assert {p.topic for p in maps} <= {"qc/microtubules", "qc/actin"} and maps
