@@ -79,14 +79,16 @@ def dashboard_link(client: Client) -> str | None:
     """Return the scheduler's dashboard address, or None when it serves no dashboard.
 
     Asked of the dashboard itself: a scheduler started without one still answers on its HTTP
-    port (health, metrics), but not on the dashboard's page.
+    port (health, metrics), but not on the dashboard's page. A missing page is answered at
+    once; the generous time-out is for a dashboard that is slow to render its first page on a
+    busy machine (measured: over 2 s while other jobs held both cores).
     """
     import urllib.error
     import urllib.request
 
     link = str(client.dashboard_link)
     try:
-        with urllib.request.urlopen(link, timeout=2) as response:
+        with urllib.request.urlopen(link, timeout=20) as response:
             return link if response.status == 200 else None
     except (urllib.error.URLError, OSError, ValueError):
         return None
