@@ -66,7 +66,7 @@ def test_store_opens_with_raw_and_sr_overlaid_t_and_z_sliders(viewer: Any, tmp_p
     for layer in (raw, sr):  # the same field of view: 24 x 32 px at 100 nm = 2.4 x 3.2 um
         last = layer.extent.world[1][2:] + layer.scale[2:] / 2
         first = layer.extent.world[0][2:] - layer.scale[2:] / 2
-        np.testing.assert_allclose([first, last], [[0, 0], [2.4, 3.2]], atol=1e-9)
+        np.testing.assert_allclose(np.stack([first, last]), [[0.0, 0.0], [2.4, 3.2]], atol=1e-9)
     np.testing.assert_allclose(sr.colormap.colors[-1], [0.0, 1.0, 1.0, 1.0])
     np.testing.assert_allclose(viewer.layers["SR microtubules"].colormap.colors[-1], [1, 0, 1, 1])
     assert sr.visible and not raw.visible
