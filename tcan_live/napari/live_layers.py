@@ -59,6 +59,11 @@ class LiveLayers:
         Previews shown so far, per layer name.
     figures
         The latest QC figures per channel (SR and confidence headers merged).
+    seqs
+        The publisher's sequence numbers of the previews shown, per layer name (gaps: previews
+        this viewer never showed).
+    grid
+        Whether raw and SR are shown side by side (:meth:`side_by_side`).
     """
 
     viewer: napari.Viewer
@@ -67,6 +72,7 @@ class LiveLayers:
     frames: Counter[str] = field(default_factory=Counter)
     figures: dict[str, dict[str, str]] = field(default_factory=dict)
     seqs: dict[str, list[int]] = field(default_factory=dict)
+    grid: bool = False
 
     def show(self, preview: Preview) -> str | None:
         """Show ``preview`` in its layer (made on first use); return the layer name.
@@ -108,6 +114,8 @@ class LiveLayers:
                 blending="additive",
                 visible=preview.kind == "sr" or self.show_raw,
             )
+        if name not in self.frames and self.grid:
+            self.side_by_side(True)  # a new layer: order and cells again
         self.frames[name] += 1
         self.seqs.setdefault(name, []).append(int(preview.header["seq"]))
         figures = qc_figures(preview.header)
@@ -125,20 +133,22 @@ class LiveLayers:
     def side_by_side(self, enabled: bool) -> None:
         """Show raw and SR in two grid cells, each with every channel blended (or overlay).
 
-        Layers are ordered raw first, then SR, so a grid stride of one cell per kind puts
-        all raw channels in one cell and all SR channels in the other; confidence layers go
-        last, hidden, so they do not take cells.
+        Layers are ordered raw first, then SR, then confidence, so a grid stride of one cell
+        per kind puts all raw channels in one cell and all SR channels in the next; the
+        confidence layers are hidden in grid mode (hidden layers take no cell).
         """
+        self.grid = enabled
         layers = self.viewer.layers
         kinds = {"raw": 0, "SR": 1, "confidence": 2}
         order = sorted(layers, key=lambda layer: kinds.get(layer.name.split(" ")[0], 3))
-        for index, layer in enumerate(order):
-            layers.move(layers.index(layer), index)
+        for layer in order:  # each to the end, so the list ends up in ``order``
+            layers.move(layers.index(layer), len(layers))
         raw = [layer for layer in layers if layer.name.startswith("raw ")]
         for layer in layers:
             if layer.name.startswith("raw "):
                 layer.visible = enabled or self.show_raw
             if layer.name.startswith("confidence ") and enabled:
                 layer.visible = False
-        self.viewer.grid.stride = max(1, len(raw))
-        self.viewer.grid.enabled = enabled
+        grid = self.viewer.canvas.grid  # napari 0.9: the grid moved from the viewer to its canvas
+        grid.stride = max(1, len(raw))
+        grid.enabled = enabled

@@ -10,6 +10,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -46,6 +47,12 @@ class LiveWidget(QWidget):
         self.server_key.setPlaceholderText("CURVE: server public key or certificate (optional)")
         self.client_key = QLineEdit()
         self.client_key.setPlaceholderText("CURVE: client certificate with secret (optional)")
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(0.5, 60.0)
+        self.rate.setValue(ReceiverControl.max_rate_hz)
+        self.rate.setSuffix(" Hz")
+        self.rate.setToolTip("Most repaints per second; newer previews replace older ones.")
+        self.rate.valueChanged.connect(self._set_rate)
         self.connect_button = QPushButton("Connect")
         self.connect_button.clicked.connect(self._toggle)
         self.raw_box = QCheckBox("Show raw")
@@ -62,6 +69,7 @@ class LiveWidget(QWidget):
         form.addRow("Address", self.address)
         form.addRow("Server key", self.server_key)
         form.addRow("Client key", self.client_key)
+        form.addRow("Display rate", self.rate)
         boxes = QHBoxLayout()
         for box in (self.raw_box, self.qc_box, self.grid_box):
             boxes.addWidget(box)
@@ -92,7 +100,7 @@ class LiveWidget(QWidget):
         client_key = (
             Path(self.client_key.text().strip()) if self.client_key.text().strip() else None
         )
-        control = ReceiverControl()
+        control = ReceiverControl(max_rate_hz=self.rate.value())
         worker = create_worker(
             receive_previews,
             self.address.text().strip(),
@@ -146,6 +154,10 @@ class LiveWidget(QWidget):
         self.status.setText(f"receiver stopped: {error}")
         self._worker = None
         self.connect_button.setText("Connect")
+
+    def _set_rate(self, rate: float) -> None:
+        if self.control is not None:
+            self.control.max_rate_hz = rate
 
     def _show_raw(self, visible: bool) -> None:
         self.layers.show_raw = visible
