@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,3 +39,28 @@ def shared_data() -> Path:
     if not folder.is_dir():
         pytest.skip(f"shared data not found at {folder} (only present in the project workspace)")
     return folder
+
+
+@pytest.fixture(scope="session")
+def napari_display() -> Iterator[str]:
+    """A virtual X display (Xvfb) for napari, kept for the whole session.
+
+    Qt's application lives until the process ends, so its display must outlive every test.
+    """
+    from tests.helpers.napari_display import display_environment
+
+    with display_environment() as display:
+        yield display
+
+
+@pytest.fixture
+def viewer(napari_display: str) -> Iterator[Any]:
+    """A real napari viewer, shown on the virtual display, closed after the test."""
+    import napari
+
+    shown = napari.Viewer(show=True)
+    shown.window.resize(1400, 800)
+    try:
+        yield shown
+    finally:
+        shown.close()

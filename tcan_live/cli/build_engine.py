@@ -1,4 +1,4 @@
-"""``tcan-live build-engine``: compile a checkpoint into a checked engine folder."""
+"""``tcan-live build-engine``: compile a checkpoint or a zoo package into a checked engine."""
 
 from __future__ import annotations
 
@@ -11,16 +11,30 @@ from rich.text import Text
 
 from tcan_live.cli.errors import one_line_errors, plain_console, step_logger
 
+DEFAULT_TILE = 256
+
 
 def build_engine(
-    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint.")],
-    backend: Annotated[str, typer.Option("--backend", help="onnxruntime, tensorrt or torch.")],
+    checkpoint: Annotated[
+        Path,
+        typer.Argument(help="A .safetensors checkpoint, or a BioImage.IO model.zip / rdf.yaml."),
+    ],
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", help="onnxruntime, tensorrt or torch (packages: onnxruntime default)."
+        ),
+    ] = None,
     precision: Annotated[str, typer.Option("--precision", help="fp32, fp16 or bf16.")] = "fp32",
-    tile: Annotated[int, typer.Option("--tile", help="Tile size the engine runs.")] = 256,
+    tile: Annotated[int, typer.Option("--tile", help="Tile size the engine runs.")] = DEFAULT_TILE,
     halo: Annotated[int | None, typer.Option("--halo", help="Overlap (default: tile / 8).")] = None,
     max_batch: Annotated[int, typer.Option("--max-batch", help="Largest tile batch.")] = 4,
     out: Annotated[
         Path | None, typer.Option("--out", help="Engine folder (default: engines/NAME).")
+    ] = None,
+    pixel_size: Annotated[
+        float | None,
+        typer.Option("--pixel-size", help="Packages: the model's pixel size in nm, if unstated."),
     ] = None,
     tolerance: Annotated[
         float | None, typer.Option("--tolerance", help="Largest relative parity error.")
@@ -29,26 +43,47 @@ def build_engine(
         bool, typer.Option("--torch-compile", help="Torch backend: torch.compile at load.")
     ] = False,
 ) -> None:
-    """Export CHECKPOINT to ONNX, build the engine, check parity, write DIR/manifest.json."""
+    """Export CHECKPOINT to ONNX, build the engine, check parity, write DIR/manifest.json.
+
+    A BioImage.IO package (``model.zip`` or ``rdf.yaml``, 2D single-channel image-to-image,
+    ONNX or a TCAN state dict) is imported instead: its processing, scale and halo go into the
+    manifest, and its own test tensors check the engine.
+    """
     from tcan_live.engine.build import build_engine as build
 
     console = plain_console()
-    target = out or Path("engines") / f"{checkpoint.stem}-{backend}-{precision}-{tile}"
     with one_line_errors(console):
-        result = build(
-            checkpoint,
-            backend,
-            target,
-            precision=precision,  # type: ignore[arg-type]  # checked by build
-            tile=tile,
-            halo=halo,
-            max_batch=max_batch,
-            tolerance=tolerance,
-            torch_compile=torch_compile,
-            log=step_logger(console),
-        )
+        if checkpoint.suffix.lower() in (".zip", ".yaml", ".yml"):
+            from tcan_live.bioimageio.importer import import_package
+
+            result = import_package(
+                checkpoint,
+                out or Path("engines") / checkpoint.stem,
+                backend=backend or "onnxruntime",
+                tile=tile if tile != DEFAULT_TILE else None,
+                halo=halo,
+                max_batch=max_batch,
+                pixel_size_nm=pixel_size,
+                log=step_logger(console),
+            )
+        else:
+            if backend is None:
+                raise ValueError("--backend: choose onnxruntime, tensorrt or torch")
+            target = out or Path("engines") / f"{checkpoint.stem}-{backend}-{precision}-{tile}"
+            result = build(
+                checkpoint,
+                backend,
+                target,
+                precision=precision,  # type: ignore[arg-type]  # checked by build
+                tile=tile,
+                halo=halo,
+                max_batch=max_batch,
+                tolerance=tolerance,
+                torch_compile=torch_compile,
+                log=step_logger(console),
+            )
     manifest = result.manifest
-    parity = Table(title="Parity against torch fp32 (fft spectrum)")
+    parity = Table(title=f"Parity against {manifest.onnx_parity.reference}")
     for column in ("artefact", "device", "max abs error", "max rel error", "tolerance", ""):
         parity.add_column(column, justify="right" if "error" in column else "left")
     rows = [("model.onnx", manifest.onnx_parity)]

@@ -17,6 +17,7 @@ from tcan_live.cli import (
     demo,
     doctor,
     evaluate,
+    export_bioimageio,
     infer,
     model_info,
     preview,
@@ -60,6 +61,7 @@ def main(
 
 model_info.register(app)
 build_engine.register(app)
+export_bioimageio.register(app)
 infer.register(app)
 bench.register(app)
 preview.register(app)

@@ -71,13 +71,34 @@ class ParityFigures(FrozenModel):
     device: str
 
 
+class ImportedPackage(FrozenModel):
+    """Where an engine imported from a BioImage.IO model package came from.
+
+    ``weights`` is the package's weights format the engine was built from; ``preprocessing``
+    and ``postprocessing`` name the package's steps as recorded there (the percentiles are in
+    the manifest's ``normalization``; output is mapped back to the input's range by them).
+    """
+
+    package: str
+    package_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    name: str
+    format_version: str
+    weights: Literal["onnx", "pytorch_state_dict"]
+    preprocessing: tuple[str, ...]
+    postprocessing: tuple[str, ...]
+
+
 class EngineManifest(FrozenModel):
-    """Contents of ``manifest.json`` (see ``docs/engines.md`` for every field)."""
+    """Contents of ``manifest.json`` (see ``docs/engines.md`` for every field).
+
+    ``architecture`` is None for a foreign network imported from a BioImage.IO package
+    (``imported_from`` says which); such an engine runs on onnxruntime or TensorRT only.
+    """
 
     format_version: Literal[1] = FORMAT_VERSION
     model_name: str
     preset: str
-    architecture: GeneratorConfig
+    architecture: GeneratorConfig | None
     scale: Literal[1, 2]
     pixel_size_nm: float = Field(gt=0)
     normalization: NormalizationSpec
@@ -106,10 +127,13 @@ class EngineManifest(FrozenModel):
     gpu_name: str | None = None
     compute_capability: str | None = None
     tensorrt_version: str | None = None
+    imported_from: ImportedPackage | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> EngineManifest:
-        if self.scale != self.architecture.scale:
+        if self.architecture is None and self.imported_from is None:
+            raise ValueError("architecture is missing (only imported engines have none)")
+        if self.architecture is not None and self.scale != self.architecture.scale:
             raise ValueError(f"scale {self.scale} differs from architecture.scale")
         if self.min_batch > self.max_batch:
             raise ValueError(f"min_batch {self.min_batch} exceeds max_batch {self.max_batch}")
@@ -129,6 +153,11 @@ class EngineManifest(FrozenModel):
 
     def rebuild_command(self, out: str | Path) -> str:
         """Return the exact ``tcan-live build-engine`` command that builds this engine again."""
+        if self.imported_from is not None:
+            return (
+                f"tcan-live build-engine {self.imported_from.package} --tile {self.tile} "
+                f"--halo {self.halo} --max-batch {self.max_batch} --out {out}"
+            )
         parts = [
             "tcan-live build-engine",
             self.checkpoint_name,

@@ -82,13 +82,16 @@ class OnnxRuntimeBackend:
         except Exception as error:  # onnxruntime raises its own types (InvalidProtobuf, Fail)
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise EngineError(f"onnxruntime cannot load the model ({reason})") from None
+        inputs = self._session.get_inputs()
+        self._input_name = inputs[0].name if len(inputs) == 1 else INPUT_NAME
 
     def run(self, tiles: np.ndarray) -> np.ndarray:
         """Super-resolve float32 tiles (N, 1, tile, tile)."""
         if self._session is None:
             raise RuntimeError("onnxruntime engine used after close()")
         batch = checked_batch(tiles, self.tile, self.max_batch)
-        (output,) = self._session.run(None, {INPUT_NAME: batch})
+        # Our exports name the input INPUT_NAME; an imported network keeps its own name.
+        (output,) = self._session.run(None, {self._input_name: batch})
         return np.asarray(output, dtype=np.float32)
 
     def close(self) -> None:

@@ -102,6 +102,11 @@ def open_backend(
     ``threads`` sets torch's intra-op threads when the engine runs on the CPU; torch has one
     thread pool per process, so this applies to everything torch runs in the process.
     """
+    if manifest.architecture is None:
+        raise EngineError(
+            "the torch backend rebuilds a TCAN generator: this imported engine has none "
+            "(build it with --backend onnxruntime)"
+        )
     if threads is not None and not torch.cuda.is_available():
         torch.set_num_threads(threads)
     return open_torch_backend(

@@ -18,7 +18,7 @@ from tcan_live.model.config import (
     preset_names,
 )
 from tcan_live.model.discriminator import Discriminator
-from tcan_live.model.generator import TCANGenerator
+from tcan_live.model.generator import TCANGenerator, generator_from_architecture
 from tcan_live.model.spectrum import FFTSpectrum, MatmulSpectrum
 
 
@@ -65,6 +65,7 @@ __all__ = [
     "MatmulSpectrum",
     "NormalizationSpec",
     "TCANGenerator",
+    "generator_from_architecture",
     "build_discriminator",
     "build_generator",
     "generator_config",

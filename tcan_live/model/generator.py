@@ -116,3 +116,12 @@ def generator_with_weights(
         summary = str(error).splitlines()[0]
         raise ValueError(f"weights do not fit the architecture: {summary}") from None
     return generator
+
+
+def generator_from_architecture(**architecture: object) -> TCANGenerator:
+    """Build a generator (random weights) from the fields of a :class:`GeneratorConfig`.
+
+    The form a BioImage.IO package names its ``pytorch_state_dict`` architecture in: a callable
+    taking plain keyword arguments (the config as JSON), rebuilt with the fft spectrum.
+    """
+    return TCANGenerator(GeneratorConfig.model_validate(architecture), spectrum="fft")

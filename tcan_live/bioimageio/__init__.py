@@ -1,0 +1,1 @@
+"""BioImage Model Zoo packages (spec 0.5): engines exported as packages, packages imported."""

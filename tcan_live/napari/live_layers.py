@@ -1,0 +1,154 @@
+"""Live previews as napari layers: one layer per kind, channel and image, newest frame only."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import napari
+import numpy as np
+
+from tcan_live.napari.display import (
+    channel_colormap,
+    contrast_limits,
+    corner_translate,
+    qc_layer_options,
+)
+from tcan_live.preview.protocol import Preview
+
+# Kinds shown as layers; composites and z projections duplicate what these layers show.
+LAYER_KINDS = ("raw", "sr", "qc")
+_KIND_TITLE = {"raw": "raw", "sr": "SR", "qc": "confidence"}
+
+
+def layer_name(preview: Preview) -> str:
+    """Return the layer of a preview: ``"SR microtubules"``, ``"raw actin p1"``, ..."""
+    image = str(preview.header.get("image", ""))
+    return f"{_KIND_TITLE[preview.kind]} {preview.channel}" + (f" {image}" if image else "")
+
+
+def qc_figures(header: dict[str, Any]) -> dict[str, str]:
+    """Return the displayable QC figures of a header: numbers, strings and flags, formatted.
+
+    Unknown keys are shown as they come; values of other types (lists, objects) are left out.
+    """
+    shown: dict[str, str] = {}
+    qc = header.get("qc")
+    for key, value in (qc if isinstance(qc, dict) else {}).items():
+        if isinstance(value, bool):
+            shown[str(key)] = "yes" if value else "no"
+        elif isinstance(value, (int, float)):
+            shown[str(key)] = f"{value:.3g}"
+        elif isinstance(value, str):
+            shown[str(key)] = value
+    return shown
+
+
+@dataclass
+class LiveLayers:
+    """Puts previews into a viewer's layers.
+
+    Attributes
+    ----------
+    viewer
+        The napari viewer the layers live in.
+    show_raw, show_qc
+        Whether new raw and confidence layers start visible (super-resolved ones always do).
+    frames
+        Previews shown so far, per layer name.
+    figures
+        The latest QC figures per channel (SR and confidence headers merged).
+    seqs
+        The publisher's sequence numbers of the previews shown, per layer name (gaps: previews
+        this viewer never showed).
+    grid
+        Whether raw and SR are shown side by side (:meth:`side_by_side`).
+    """
+
+    viewer: napari.Viewer
+    show_raw: bool = False
+    show_qc: bool = False
+    frames: Counter[str] = field(default_factory=Counter)
+    figures: dict[str, dict[str, str]] = field(default_factory=dict)
+    seqs: dict[str, list[int]] = field(default_factory=dict)
+    grid: bool = False
+
+    def show(self, preview: Preview) -> str | None:
+        """Show ``preview`` in its layer (made on first use); return the layer name.
+
+        Previews of other kinds (composites, projections) are ignored and return None.
+        """
+        if preview.kind not in LAYER_KINDS:
+            return None
+        name = layer_name(preview)
+        pixel_nm = preview.header.get("pixel_size_nm")
+        pixel_um = float(pixel_nm) / 1000.0 if isinstance(pixel_nm, (int, float)) else 1.0
+        scale = (pixel_um, pixel_um)
+        translate = (corner_translate(pixel_um),) * 2
+        image = np.asarray(preview.image)
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            layer.data = image
+            layer.scale = scale
+            layer.translate = translate
+            if preview.kind != "qc":
+                layer.contrast_limits = contrast_limits(image)
+        elif preview.kind == "qc":
+            self.viewer.add_image(
+                image,
+                name=name,
+                scale=scale,
+                translate=translate,
+                visible=self.show_qc,
+                **qc_layer_options(),
+            )
+        else:
+            self.viewer.add_image(
+                image,
+                name=name,
+                scale=scale,
+                translate=translate,
+                colormap=channel_colormap(preview.header.get("color")),
+                contrast_limits=contrast_limits(image),
+                blending="additive",
+                visible=preview.kind == "sr" or self.show_raw,
+            )
+        if name not in self.frames and self.grid:
+            self.side_by_side(True)  # a new layer: order and cells again
+        self.frames[name] += 1
+        self.seqs.setdefault(name, []).append(int(preview.header["seq"]))
+        figures = qc_figures(preview.header)
+        if figures:
+            self.figures.setdefault(preview.channel, {}).update(figures)
+        return name
+
+    def figures_text(self) -> str:
+        """Return the QC figures as lines of text, one per channel."""
+        return "\n".join(
+            f"{channel}: " + ", ".join(f"{key} {value}" for key, value in sorted(values.items()))
+            for channel, values in sorted(self.figures.items())
+        )
+
+    def side_by_side(self, enabled: bool) -> None:
+        """Show raw and SR in two grid cells, each with every channel blended (or overlay).
+
+        Layers are ordered raw first, then SR, then confidence, so a grid stride of one cell
+        per kind puts all raw channels in one cell and all SR channels in the next; the
+        confidence layers are hidden in grid mode (hidden layers take no cell).
+        """
+        self.grid = enabled
+        layers = self.viewer.layers
+        kinds = {"raw": 0, "SR": 1, "confidence": 2}
+        order = sorted(layers, key=lambda layer: kinds.get(layer.name.split(" ")[0], 3))
+        for layer in order:  # each to the end, so the list ends up in ``order``
+            layers.move(layers.index(layer), len(layers))
+        raw = [layer for layer in layers if layer.name.startswith("raw ")]
+        for layer in layers:
+            if layer.name.startswith("raw "):
+                layer.visible = enabled or self.show_raw
+            if layer.name.startswith("confidence ") and enabled:
+                layer.visible = False
+        grid = self.viewer.canvas.grid  # napari 0.9: the grid moved from the viewer to its canvas
+        grid.stride = max(1, len(raw))
+        grid.enabled = enabled

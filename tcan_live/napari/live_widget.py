@@ -1,0 +1,185 @@
+"""The live widget: connect napari to a running daemon's previews and show them as layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import napari
+from napari.qt.threading import GeneratorWorker, create_worker
+from qtpy.QtCore import QTimer
+from qtpy.QtGui import QCloseEvent
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tcan_live.napari.live_layers import LiveLayers
+from tcan_live.napari.receiver import ReceiverControl, receive_previews
+from tcan_live.preview.config import DEFAULT_ADDRESS
+from tcan_live.preview.protocol import Preview
+
+
+class LiveWidget(QWidget):
+    """Dock widget: preview address, CURVE keys, connect/disconnect, QC figures, status.
+
+    Parameters
+    ----------
+    napari_viewer
+        The viewer whose layers show the previews (napari passes it).
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.layers = LiveLayers(napari_viewer)
+        self.control: ReceiverControl | None = None
+        self._worker: GeneratorWorker | None = None
+
+        self.address = QLineEdit(DEFAULT_ADDRESS)
+        self.server_key = QLineEdit()
+        self.server_key.setPlaceholderText("CURVE: server public key or certificate (optional)")
+        self.client_key = QLineEdit()
+        self.client_key.setPlaceholderText("CURVE: client certificate with secret (optional)")
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(0.5, 60.0)
+        self.rate.setValue(ReceiverControl.max_rate_hz)
+        self.rate.setSuffix(" Hz")
+        self.rate.setToolTip("Most repaints per second; newer previews replace older ones.")
+        self.rate.valueChanged.connect(self._set_rate)
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.clicked.connect(self._toggle)
+        self.raw_box = QCheckBox("Show raw")
+        self.raw_box.toggled.connect(self._show_raw)
+        self.qc_box = QCheckBox("Confidence overlay")
+        self.qc_box.toggled.connect(self._show_qc)
+        self.grid_box = QCheckBox("Raw | SR side by side")
+        self.grid_box.toggled.connect(self.layers.side_by_side)
+        self.status = QLabel("not connected")
+        self.figures = QLabel("")
+        self.figures.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Address", self.address)
+        form.addRow("Server key", self.server_key)
+        form.addRow("Client key", self.client_key)
+        form.addRow("Display rate", self.rate)
+        boxes = QHBoxLayout()
+        for box in (self.raw_box, self.qc_box, self.grid_box):
+            boxes.addWidget(box)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.connect_button)
+        layout.addLayout(boxes)
+        layout.addWidget(self.status)
+        layout.addWidget(QLabel("QC per frame"))
+        layout.addWidget(self.figures)
+        layout.addStretch()
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(500)
+        self._status_timer.timeout.connect(self._update_status)
+
+    @property
+    def connected(self) -> bool:
+        """Whether a receiver is running."""
+        return self._worker is not None
+
+    def connect_to(self, address: str | None = None) -> None:
+        """Start receiving from ``address`` (the address field by default) off the main thread."""
+        if self._worker is not None:
+            self.disconnect_from()
+        if address is not None:
+            self.address.setText(address)
+        server_key = self.server_key.text().strip() or None
+        client_key = (
+            Path(self.client_key.text().strip()) if self.client_key.text().strip() else None
+        )
+        control = ReceiverControl(max_rate_hz=self.rate.value())
+        worker = create_worker(
+            receive_previews,
+            self.address.text().strip(),
+            control,
+            server_key=server_key,
+            client_key_file=client_key,
+            _start_thread=False,
+        )
+        assert isinstance(worker, GeneratorWorker)
+        worker.yielded.connect(self._show_batch)
+        worker.errored.connect(self._failed)
+        self.control, self._worker = control, worker
+        worker.start()
+        self.connect_button.setText("Disconnect")
+        self._status_timer.start()
+        self._update_status()
+
+    def disconnect_from(self) -> None:
+        """Stop receiving; the layers keep the last previews."""
+        if self.control is not None:
+            self.control.stop.set()
+        if self._worker is not None:
+            self._worker.quit()
+            self._worker.await_workers(msecs=5000)
+        self._worker = None
+        self._status_timer.stop()
+        self.connect_button.setText("Connect")
+        self._update_status()
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802  # Qt's name
+        """Stop the receiver with the widget."""
+        self.disconnect_from()
+        super().closeEvent(event)
+
+    def _toggle(self) -> None:
+        if self.connected:
+            self.disconnect_from()
+        else:
+            self.connect_to()
+
+    def _show_batch(self, batch: list[Preview]) -> None:
+        try:
+            for preview in batch:
+                self.layers.show(preview)
+            self.figures.setText(self.layers.figures_text())
+        finally:
+            if self.control is not None:
+                self.control.ready.set()
+
+    def _failed(self, error: Exception) -> None:
+        self.status.setText(f"receiver stopped: {error}")
+        self._worker = None
+        self.connect_button.setText("Connect")
+
+    def _set_rate(self, rate: float) -> None:
+        if self.control is not None:
+            self.control.max_rate_hz = rate
+
+    def _show_raw(self, visible: bool) -> None:
+        self.layers.show_raw = visible
+        for layer in self.viewer.layers:
+            if layer.name.startswith("raw "):
+                layer.visible = visible
+
+    def _show_qc(self, visible: bool) -> None:
+        self.layers.show_qc = visible
+        for layer in self.viewer.layers:
+            if layer.name.startswith("confidence "):
+                layer.visible = visible
+
+    def _update_status(self) -> None:
+        if self.control is None or not self.connected:
+            self.status.setText("not connected")
+            return
+        control = self.control
+        text = (
+            f"{self.address.text()}: {control.received} previews received, "
+            f"{sum(self.layers.frames.values())} shown, {control.merged} replaced by newer"
+        )
+        if control.errors:
+            text += f", {control.errors} refused ({control.last_error})"
+        self.status.setText(text)
