@@ -17,6 +17,7 @@ from tcan_live.cli import (
     demo,
     doctor,
     evaluate,
+    fidelity,
     infer,
     model_info,
     preview,
@@ -65,6 +66,7 @@ bench.register(app)
 preview.register(app)
 simulate.register(app)
 evaluate.register(app)
+fidelity.register(app)
 ship_engine.register(app)
 train.register(app)
 run.register(app)
