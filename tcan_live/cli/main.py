@@ -18,6 +18,7 @@ from tcan_live.cli import (
     doctor,
     evaluate,
     export_bioimageio,
+    fidelity,
     infer,
     model_info,
     preview,
@@ -67,6 +68,7 @@ bench.register(app)
 preview.register(app)
 simulate.register(app)
 evaluate.register(app)
+fidelity.register(app)
 ship_engine.register(app)
 train.register(app)
 run.register(app)

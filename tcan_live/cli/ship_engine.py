@@ -38,6 +38,14 @@ def ship_engine(
             "evaluated on the same held-out set for the card's ablation table (repeatable).",
         ),
     ] = None,
+    pairs_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--pairs-config",
+            help="Real-pair training configuration: evaluate on its held-out fields "
+            "(data.heldout) instead of simulated data.",
+        ),
+    ] = None,
 ) -> None:
     """Build the onnxruntime engine, evaluate it on held-out data, write its model card."""
     from tcan_live_training.heldout import HELD_OUT_SEED, HeldOutSpec
@@ -56,6 +64,7 @@ def ship_engine(
             ship_command=command,
             earlier_stages=tuple(stage or ()),
             ablation_checkpoints=tuple(ablation or ()),
+            real_pairs=pairs_config,
             log=step_logger(console),
         )
     console.print((out / "MODEL_CARD.md").read_text(), markup=False)

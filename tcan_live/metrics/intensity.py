@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from tcan_live.metrics.noise import noise_sigma
 from tcan_live.model.config import NormalizationSpec
 
 # Below this spread a frame is treated as flat (avoids dividing noise by ~0).
@@ -36,9 +37,17 @@ class IntensityRange:
 
 
 def percentile_range(image: np.ndarray, spec: NormalizationSpec) -> IntensityRange:
-    """Return the intensities at the spec's low and high percentiles of ``image``."""
+    """Return the intensities at the spec's low and high percentiles of ``image``.
+
+    With ``spec.noise_floor > 0`` the high value is raised, where needed, to
+    ``low + noise_floor * noise_sigma(image)``: a frame whose percentile spread is only a few
+    noise sigmas (no signal, or very little) keeps its small amplitude after normalisation.
+    """
     low, high = np.percentile(image, [spec.low_percentile, spec.high_percentile])
-    return IntensityRange(float(low), float(high))
+    low, high = float(low), float(high)
+    if spec.noise_floor > 0 and min(np.shape(image)) >= 3:
+        high = max(high, low + spec.noise_floor * noise_sigma(np.asarray(image)))
+    return IntensityRange(low, high)
 
 
 def percentile_statistics(

@@ -23,12 +23,18 @@ class NormalizationSpec(FrozenModel):
     The value at ``low_percentile`` maps to 0 and the value at ``high_percentile`` to 1; the
     network's output is mapped back with the same two numbers, so results stay on the input's
     intensity scale.
+
+    ``noise_floor`` (0: off, the behaviour of engines from before the field existed) keeps the
+    photon scale: the spread ``high - low`` is at least ``noise_floor`` times the frame's own
+    noise sigma (:func:`tcan_live.metrics.noise.noise_sigma`). Without it a frame of pure noise
+    is stretched to the range of a real image, and the network cannot tell the two apart.
     """
 
     method: Literal["percentile"] = "percentile"
     low_percentile: float = Field(1.0, ge=0.0, lt=100.0)
     high_percentile: float = Field(99.8, gt=0.0, le=100.0)
     clip: bool = False
+    noise_floor: float = Field(0.0, ge=0.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> NormalizationSpec:

@@ -12,7 +12,8 @@ from pydantic import Field, model_validator
 
 from tcan_live.core.settings import FrozenModel
 
-Structure = Literal["beads", "microtubules", "actin", "rings"]
+Structure = Literal["beads", "microtubules", "actin", "rings", "empty"]
+# "empty" (no sample: background, haze and noise only) is for training data, not a data set.
 STRUCTURES: tuple[Structure, ...] = ("beads", "microtubules", "actin", "rings")
 Modality = Literal["confocal", "sted", "widefield", "sim"]
 PresetName = Literal["confocal-sted", "widefield-10x-20x", "widefield-sim"]
@@ -48,6 +49,15 @@ class SimulationConfig(FrozenModel):
     lr_background: float = Field(2.0, ge=0, description="photons per LR pixel")
     hr_background: float = Field(1.0, ge=0, description="photons per HR pixel")
     read_noise: float = Field(0.5, ge=0, description="Gaussian detector noise, photons rms")
+    camera_offset: float = Field(
+        0.0, ge=0, description="detector offset added to every LR and HR pixel (not Poisson)"
+    )
+    haze: float = Field(
+        0.0, ge=0, description="peak of a smooth out-of-focus background, in units of photons"
+    )
+    vesicle_density_per_um2: float = Field(
+        0.0, ge=0, description="vesicles (80-300 nm spheres) placed beside any structure"
+    )
     bead_diameter_nm: tuple[float, float] = (20.0, 40.0)
     bead_density_per_um2: float = Field(0.25, gt=0)
     bead_pair_fraction: float = Field(

@@ -8,10 +8,11 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 from scipy.fft import irfft2, next_fast_len, rfft2
+from scipy.ndimage import gaussian_filter
 
 from tcan_live.simulate.config import SimulationConfig
 from tcan_live.simulate.noise import detect
-from tcan_live.simulate.optics import kernel_half_width, psf_for
+from tcan_live.simulate.optics import hr_to_lr_flux, kernel_half_width, psf_for
 from tcan_live.simulate.structures import Sample, render_density
 
 FloatArray = NDArray[np.float32]
@@ -67,8 +68,12 @@ def form_images(
     if photon_scale is None:
         peak = float(lr.max())
         photon_scale = config.photons / peak if peak > 0 else 0.0
-    lr_photons = photon_scale * lr + config.lr_background
-    hr_photons = photon_scale * config.hr_relative_brightness * hr + config.hr_background
+    lr_photons = photon_scale * lr + config.lr_background + config.camera_offset
+    hr_photons = (
+        photon_scale * config.hr_relative_brightness * hr
+        + config.hr_background
+        + config.camera_offset
+    )
     return NoiseFree(
         lr=lr_photons.astype(np.float32),
         hr=hr_photons.astype(np.float32),
@@ -79,8 +84,35 @@ def form_images(
 def add_noise(
     clean: NoiseFree, config: SimulationConfig, rng: np.random.Generator
 ) -> tuple[FloatArray, FloatArray]:
-    """Noisy (LR, HR) images drawn from the expected counts."""
-    return detect(clean.lr, config.read_noise, rng), detect(clean.hr, config.read_noise, rng)
+    """Noisy (LR, HR) images drawn from the expected counts (the camera offset is not Poisson)."""
+    offset = np.float32(config.camera_offset)
+    return (
+        detect(clean.lr - offset, config.read_noise, rng) + offset,
+        detect(clean.hr - offset, config.read_noise, rng) + offset,
+    )
+
+
+def add_haze(clean: NoiseFree, config: SimulationConfig, rng: np.random.Generator) -> NoiseFree:
+    """Add ``config.haze`` photons (at its peak) of smooth out-of-focus light to both images.
+
+    The haze is a random field far smoother than either PSF (correlation length ~1 um), so
+    imaging it is a multiplication by the PSF's integral: the HR image gets it scaled by
+    ``1 / hr_to_lr_flux``, and both images stay consistent with one fluorophore density.
+    """
+    if config.haze <= 0:
+        return clean
+    side = clean.lr.shape[0]
+    sigma_px = 1000.0 / config.lr_pixel_size_nm
+    field = gaussian_filter(rng.random((side, side)), sigma_px, mode="wrap")
+    spread = float(np.ptp(field))
+    field = (field - field.min()) / spread if spread > 0 else np.zeros_like(field)
+    field *= config.haze * rng.uniform(0.2, 1.0)
+    fine = np.kron(field, np.ones((config.scale, config.scale)))
+    return NoiseFree(
+        lr=(clean.lr + field).astype(np.float32),
+        hr=(clean.hr + fine / hr_to_lr_flux(config)).astype(np.float32),
+        photon_scale=clean.photon_scale,
+    )
 
 
 def _image(

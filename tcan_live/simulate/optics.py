@@ -129,6 +129,21 @@ def psf_for(modality: Modality, config: SimulationConfig, *, low_resolution: boo
     )
 
 
+def hr_to_lr_flux(config: SimulationConfig) -> float:
+    """Return LR intensity per unit of HR intensity for the same (smooth) fluorophore density.
+
+    The PSFs are peak-normalised, so the same density gives each image a pixel value
+    proportional to its PSF's integral (times ``hr_relative_brightness`` for HR). Multiplying a
+    background-free HR image by this number puts it in the LR's units: blurred to the LR's
+    resolution, it has the LR's intensities.
+    """
+    lr = psf_for(config.lr_modality, config, low_resolution=True)
+    hr = psf_for(config.hr_modality, config, low_resolution=False)
+    return float(np.sum(lr, dtype=np.float64) / np.sum(hr, dtype=np.float64)) / (
+        config.hr_relative_brightness
+    )
+
+
 def sampled_psf(config: SimulationConfig, *, low_resolution: bool = True) -> FloatArray:
     """Return the LR (or HR) PSF on its own pixel grid, summing to 1 (e.g. for deconvolution).
 

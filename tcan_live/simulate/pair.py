@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 from tcan_live.simulate.config import SimulationConfig, Structure
 from tcan_live.simulate.imaging import (
+    add_haze,
     add_noise,
     field_nm,
     form_images,
@@ -16,7 +17,7 @@ from tcan_live.simulate.imaging import (
     positions_in_pixels,
     visible,
 )
-from tcan_live.simulate.structures import make_sample
+from tcan_live.simulate.structures import make_sample, with_vesicles
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def simulate_pair(
     Parameters
     ----------
     structure
-        ``"beads"``, ``"microtubules"``, ``"actin"`` or ``"rings"``.
+        ``"beads"``, ``"microtubules"``, ``"actin"``, ``"rings"`` or ``"empty"`` (no sample:
+        background, haze and noise only; the noise-free images are flat without haze).
     size
         Side of the HR image in pixels (a multiple of ``config.scale``).
     rng
@@ -79,7 +81,9 @@ def simulate_pair(
     field = field_nm(size, config)
     margin = margin_px(config) * config.fine_grid_nm
     sample = make_sample(structure, field, margin, rng, config)  # type: ignore[arg-type]
-    clean = form_images(sample, size, config)
+    if config.vesicle_density_per_um2 > 0:
+        sample = with_vesicles(sample, field, margin, rng, config)
+    clean = add_haze(form_images(sample, size, config), config, rng)
     lr, hr = add_noise(clean, config, rng)
     beads = None
     if structure == "beads":

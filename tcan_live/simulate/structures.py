@@ -28,6 +28,7 @@ ACTIN_BRIGHTNESS = 0.5
 BEAD_PAIR_DISTANCE_NM = (150.0, 400.0)
 RING_CORNERS = 8
 RING_LABELLING_EFFICIENCY = 0.85
+VESICLE_DIAMETER_NM = (80.0, 300.0)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ def make_sample(
     """
     low, high = -margin_nm, field_nm + margin_nm
     area_um2 = ((high - low) / 1000.0) ** 2
+    if structure == "empty":
+        return Sample()
     if structure == "beads":
         return _beads(low, high, area_um2, rng, config)
     if structure == "microtubules":
@@ -221,6 +224,35 @@ def _rings(
             points.append(spot + rng.normal(0.0, 6.0, (labels, 2)))
     stacked = np.concatenate(points) if points else np.zeros((0, 2))
     return Sample(points_nm=stacked, point_weights=np.ones(len(stacked)))
+
+
+def with_vesicles(
+    sample: Sample,
+    field_nm: float,
+    margin_nm: float,
+    rng: np.random.Generator,
+    config: SimulationConfig,
+) -> Sample:
+    """Return ``sample`` with vesicles added: larger, dimmer spheres scattered over the field.
+
+    Real cells show blobs beside their filaments; a network that never saw any turns them
+    into the only thing it knows (filament fragments, or strings of beads).
+    """
+    low, high = -margin_nm, field_nm + margin_nm
+    count = int(rng.poisson(config.vesicle_density_per_um2 * ((high - low) / 1000.0) ** 2))
+    if count == 0:
+        return sample
+    diameters = rng.uniform(*VESICLE_DIAMETER_NM, count)
+    # Total brightness of 50-300 nm of filament (weight 1 per nm): as bright as its neighbours.
+    brightness = rng.uniform(50.0, 300.0, count)
+    return replace(
+        sample,
+        bead_positions_nm=np.concatenate(
+            [sample.bead_positions_nm, rng.uniform(low, high, (count, 2))]
+        ),
+        bead_diameters_nm=np.concatenate([sample.bead_diameters_nm, diameters]),
+        bead_brightness=np.concatenate([sample.bead_brightness, brightness]),
+    )
 
 
 def render_density(sample: Sample, shape: int, margin: int, fine_nm: float) -> FloatArray:

@@ -83,6 +83,7 @@ def save_training_checkpoint(
         path,
         gan.generator,
         pixel_size_nm=config.data.input_pixel_size_nm(),
+        input_fwhm_nm=config.data.input_resolution_nm(),
         normalization=config.data.normalization,
         model_name=config.name,
         data=description,

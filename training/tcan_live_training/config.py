@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from tcan_live.core.settings import (
@@ -29,6 +30,7 @@ Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
 # Fields that belong to one data kind only; setting them for the other kind is a mistake.
 _SIMULATED_ONLY = frozenset(
     {
+        "variety",
         "structures",
         "simulation_preset",
         "simulation",
@@ -38,8 +40,52 @@ _SIMULATED_ONLY = frozenset(
     }
 )
 _PAIRS_ONLY = frozenset(
-    {"path", "layout", "lr_pattern", "hr_pattern", "validation_fraction", "validation_path"}
+    {
+        "path",
+        "layout",
+        "lr_pattern",
+        "hr_pattern",
+        "validation_fraction",
+        "validation_path",
+        "heldout",
+        "registration",
+        "resample_to_nm",
+        "input_fwhm_nm",
+    }
 )
+Span = tuple[Annotated[float, Field(ge=0.0)], Annotated[float, Field(ge=0.0)]]
+
+
+class VarietyConfig(FrozenModel):
+    """Per-sample ranges of the simulated physics (unset: the simulation's fixed value).
+
+    ``photons`` and ``lr_background`` are drawn log-uniformly (a few photons to thousands),
+    the others uniformly; ``haze_fraction`` is the haze's peak relative to ``photons``;
+    ``pinhole_au`` lists values to choose from; ``empty_fraction`` of the samples show no
+    sample at all (background, haze and noise only), so the network learns that noise maps to
+    a flat image.
+    """
+
+    empty_fraction: float = Field(0.0, ge=0.0, le=1.0)
+    photons: Span | None = None
+    lr_background: Span | None = None
+    camera_offset: Span | None = None
+    read_noise: Span | None = None
+    haze_fraction: Span | None = None
+    vesicle_density_per_um2: Span | None = None
+    pinhole_au: tuple[Annotated[float, Field(gt=0.0)], ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VarietyConfig:
+        for name in ("photons", "lr_background", "camera_offset", "read_noise", "haze_fraction"):
+            span = getattr(self, name)
+            if span is not None and not span[0] <= span[1]:
+                raise ValueError(f"{name}: expected [low, high] with low <= high, got {span}")
+        for name in ("photons", "lr_background"):
+            span = getattr(self, name)
+            if span is not None and span[0] <= 0:
+                raise ValueError(f"{name}: drawn log-uniformly, so low must be > 0")
+        return self
 
 
 class AugmentConfig(FrozenModel):
@@ -58,7 +104,12 @@ class DataConfig(FrozenModel):
     """
 
     kind: Literal["simulated", "pairs"]
+    # "own": LR and HR each normalised by their own percentiles (engines before 2026-12).
+    # "input": the target mapped linearly into the LR's units and normalised with the LR's
+    # range, so the output is linear in the input (simulation: exact physics; pairs: fitted).
+    target_units: Literal["own", "input"] = "own"
     # simulated on the fly
+    variety: VarietyConfig | None = None
     structures: tuple[Structure, ...] = ("microtubules",)
     simulation_preset: str = "confocal-sted"
     simulation: dict[str, Any] = Field(default_factory=dict)
@@ -67,11 +118,23 @@ class DataConfig(FrozenModel):
     validation_samples: int = Field(8, ge=1)
     # folders of pairs
     path: Path | None = None
-    layout: Literal["auto", "lr-hr", "biosr"] = "auto"
+    layout: Literal["auto", "lr-hr", "biosr", "suffix", "stacked"] = "auto"
     lr_pattern: str = "RawSIMData_level_*.tif*"
     hr_pattern: str = "SIM_gt*.tif*"
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     validation_path: Path | None = None
+    # Fields (groups, e.g. file stems "3") never read for training or validation: the
+    # held-out set the model card reports on.
+    heldout: tuple[str, ...] = ()
+    # "align": register HR onto LR (sub-pixel) and use the aligned HR; "check": refuse a pair
+    # shifted by more than 1 LR pixel; "off": neither.
+    registration: Literal["align", "check", "off"] = "check"
+    # Resample both images of every pair from pixel_size_nm to this input pixel size, as the
+    # runtime resamples its input frames (the engine then records this pixel size).
+    resample_to_nm: float | None = Field(None, gt=0)
+    # Resolution (PSF FWHM) of the inputs, stated: real pairs do not record it (simulated
+    # data: measured on the simulated LR PSF). Stored as the checkpoint's input_fwhm_nm.
+    input_fwhm_nm: float | None = Field(None, gt=0)
     pixel_size_nm: float | None = Field(None, gt=0)
     # both
     patch_size: int = Field(128, ge=16)
@@ -118,12 +181,25 @@ class DataConfig(FrozenModel):
         """Side of the (centre-cropped) validation input patches."""
         return self.validation_size or self.patch_size
 
+    def input_resolution_nm(self) -> float | None:
+        """FWHM of the inputs' PSF: stated (pairs) or fitted on the simulated LR PSF."""
+        if self.kind == "pairs":
+            return self.input_fwhm_nm
+        from tcan_live.metrics.fwhm import fit_bead
+        from tcan_live.simulate.optics import psf_for
+
+        physics = self.simulation_config()
+        psf = psf_for(physics.lr_modality, physics, low_resolution=True)
+        half = psf.shape[0] // 2
+        fit = fit_bead(psf, np.array([half, half]), 2 * (half // 2) + 1, physics.fine_grid_nm)
+        return None if fit is None else round(fit.fwhm_nm, 1)
+
     def input_pixel_size_nm(self) -> float:
-        """Pixel size of the network's input images."""
+        """Pixel size of the network's input images (after ``resample_to_nm``)."""
         if self.kind == "simulated":
             return self.simulation_config().lr_pixel_size_nm
         assert self.pixel_size_nm is not None  # checked by the validator
-        return self.pixel_size_nm
+        return self.resample_to_nm or self.pixel_size_nm
 
 
 class ModelSection(FrozenModel):
@@ -156,6 +232,11 @@ class LossConfig(FrozenModel):
     warmup_epochs: int = Field(0, ge=0)
     ssim_window: int = Field(11, ge=3)
     ssim_sigma: float = Field(1.5, gt=0.0)
+    # Physics consistency: physics_weight * MSE(B(G(x)), B(y)) where B blurs with a Gaussian
+    # of physics_sigma_px (output pixels; None: fitted on the data, the LR's PSF less the
+    # target's) and bins to the input grid; B(y) is the noise-free input the target predicts.
+    physics_weight: float = Field(0.0, ge=0.0)
+    physics_sigma_px: float | None = Field(None, gt=0.0)
 
     @model_validator(mode="after")
     def _odd_window(self) -> LossConfig:
@@ -242,6 +323,7 @@ __all__ = [
     "ModelSection",
     "TrainConfig",
     "TrainingSection",
+    "VarietyConfig",
     "load_train_config",
     "parse_train_config",
 ]

@@ -13,6 +13,7 @@ from tcan_live_training.config import TrainConfig
 from tcan_live_training.losses import (
     discriminator_loss,
     generator_adversarial_loss,
+    physics_loss,
     pixel_loss,
     psnr_from_mse,
     ssim,
@@ -56,6 +57,8 @@ class TcanGan:
         # What a training step calls: the models themselves, or their data-parallel wrappers.
         self._generator_step: torch.nn.Module = self.generator
         self._discriminator_step: torch.nn.Module = self.discriminator
+        # The physics term's re-blur (input pixels), resolved from the data by the trainer.
+        self.physics_sigma_px: float | None = None
 
     def data_parallel(self) -> None:
         """Average every gradient across the run's processes (``DistributedDataParallel``).
@@ -102,8 +105,9 @@ class TcanGan:
         Returns
         -------
         dict
-            ``loss_g``, ``loss_pixel``, ``loss_ssim`` (1 - SSIM), ``loss_adv`` and ``loss_d``
-            (NaN for the last two during the pixel-loss warm-up).
+            ``loss_g``, ``loss_pixel``, ``loss_ssim`` (1 - SSIM), ``loss_physics`` (NaN
+            without the physics term), ``loss_adv`` and ``loss_d`` (NaN for the last two
+            during the pixel-loss warm-up).
         """
         self.generator.train()
         self.discriminator.train()
@@ -111,6 +115,10 @@ class TcanGan:
             fake = self._generator_step(lr)
         pixel, structure = self._content_losses(fake, hr)
         loss_g = pixel + self.loss.ssim_weight * structure
+        physics = torch.tensor(math.nan)
+        if self.loss.physics_weight > 0 and self.physics_sigma_px:
+            physics = physics_loss(fake, hr, self.physics_sigma_px, self.config.model.scale)
+            loss_g = loss_g + self.loss.physics_weight * physics
         adv = loss_d = torch.tensor(math.nan)
         if adversarial:
             self.discriminator.requires_grad_(False)
@@ -137,6 +145,7 @@ class TcanGan:
             "loss_g": float(loss_g.detach()),
             "loss_pixel": float(pixel.detach()),
             "loss_ssim": float(structure.detach()),
+            "loss_physics": float(physics.detach()),
             "loss_adv": float(adv.detach()),
             "loss_d": float(loss_d.detach()),
         }

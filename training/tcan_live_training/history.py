@@ -12,6 +12,7 @@ COLUMNS = (
     "loss_g",
     "loss_pixel",
     "loss_ssim",
+    "loss_physics",
     "loss_adv",
     "loss_d",
     "val_loss",

@@ -49,6 +49,36 @@ def ssim(
     return (numerator / denominator).mean()
 
 
+def reblur(image: torch.Tensor, sigma_px: float, scale: int) -> torch.Tensor:
+    """Bin (N, 1, H, W) output to the input grid (mean of ``scale`` x ``scale``), then blur.
+
+    The Gaussian of ``sigma_px`` input pixels stands for the input's PSF less the target's
+    (as the SQUIRREL error map fits it); borders are reflected.
+    """
+    x = image.float()
+    if scale > 1:
+        x = F.avg_pool2d(x, scale)
+    half = max(1, math.ceil(3 * sigma_px))
+    coords = torch.arange(-half, half + 1, dtype=torch.float32, device=x.device)
+    profile = torch.exp(-(coords**2) / (2 * sigma_px**2))
+    profile = profile / profile.sum()
+    padded = F.pad(x, (half, half, half, half), mode="reflect")
+    rows = F.conv2d(padded, profile.view(1, 1, -1, 1))
+    return F.conv2d(rows, profile.view(1, 1, 1, -1))
+
+
+def physics_loss(
+    output: torch.Tensor, target: torch.Tensor, sigma_px: float, scale: int
+) -> torch.Tensor:
+    """MSE between the re-blurred output and the re-blurred target (the noise-free input).
+
+    Blurred to the input's resolution, an output that is linear in the input's units must
+    reproduce what the input measured; the re-blurred target is that noise-free input
+    (the target is in the input's units), so the input's own noise is never a target.
+    """
+    return F.mse_loss(reblur(output, sigma_px, scale), reblur(target, sigma_px, scale))
+
+
 def pixel_loss(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared (``"mse"``) or absolute (``"l1"``) error, in float32."""
     if kind == "mse":

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tcan_live.simulate import simulate_pair
 from tcan_live_training.checkpoints import (
     RunState,
     TrainingError,
@@ -45,6 +47,7 @@ from tcan_live_training.data import (
     split_groups,
 )
 from tcan_live_training.data.sources import STREAM_VALIDATION_SIMULATION
+from tcan_live_training.data.units import fitted_map
 from tcan_live_training.distributed import Ranks, backend_name, process_group, summed
 from tcan_live_training.gan import TcanGan, validation_metrics
 from tcan_live_training.history import Row, plot_rows, read_rows, write_rows
@@ -108,6 +111,27 @@ class _Data:
     steps_per_epoch: int
     batch_size: int
     description: dict[str, Any]
+    physics_sigma_px: float | None = None
+
+
+def _physics_sigma(config: TrainConfig, train: PairSource) -> float | None:
+    """Return the physics term's re-blur (LR pixels): configured, or fitted on the data."""
+    loss, data = config.loss, config.data
+    if loss.physics_weight == 0:
+        return None
+    if loss.physics_sigma_px is not None:
+        return loss.physics_sigma_px
+    if isinstance(train, FolderPairs):
+        sigmas = [m.sigma_px for m in train.maps] or [
+            fitted_map(*train.pair(i, 0)).sigma_px for i in range(len(train))
+        ]
+        return float(np.median(sigmas))
+    # One nominal sample of the configured physics, noise-free: the LR's PSF less the HR's.
+    physics = data.simulation_config()
+    rng = np.random.default_rng([config.training.seed, 5])
+    size = max(data.patch_size, 128) * physics.scale
+    sample = simulate_pair(data.structures[0], size, rng, physics)
+    return fitted_map(sample.lr_clean, sample.gt).sigma_px
 
 
 def _sources(config: TrainConfig, steps: int | None) -> tuple[PairSource, PairSource]:
@@ -124,6 +148,8 @@ def _sources(config: TrainConfig, steps: int | None) -> tuple[PairSource, PairSo
             count=count,
             fresh_each_epoch=data.fresh_each_epoch,
             target=data.target,
+            target_units=data.target_units,
+            variety=data.variety,
         )
         validation = SimulatedPairs(
             data.structures,
@@ -135,6 +161,8 @@ def _sources(config: TrainConfig, steps: int | None) -> tuple[PairSource, PairSo
             stream=STREAM_VALIDATION_SIMULATION,
             fresh_each_epoch=False,
             target=data.target,
+            target_units=data.target_units,
+            variety=data.variety,
         )
         return train, validation
     assert data.path is not None  # checked by the config
@@ -143,10 +171,19 @@ def _sources(config: TrainConfig, steps: int | None) -> tuple[PairSource, PairSo
     if data.validation_path is not None:
         held_out = find_pairs(data.validation_path, **pattern)  # type: ignore[arg-type]
     else:
+        unknown = sorted(set(data.heldout) - {pair.group for pair in pairs})
+        if unknown:
+            raise ValueError(f"heldout: no field named {unknown[0]!r} under {data.path}")
+        pairs = [pair for pair in pairs if pair.group not in data.heldout]
         pairs, held_out = split_groups(pairs, data.validation_fraction, seed)
+    options = {
+        "target_units": data.target_units,
+        "registration": data.registration,
+        "resample_to_nm": data.resample_to_nm,
+    }
     return (
-        FolderPairs(pairs, scale, data.normalization, data.pixel_size_nm),
-        FolderPairs(held_out, scale, data.normalization, data.pixel_size_nm),
+        FolderPairs(pairs, scale, data.normalization, data.pixel_size_nm, **options),  # type: ignore[arg-type]
+        FolderPairs(held_out, scale, data.normalization, data.pixel_size_nm, **options),  # type: ignore[arg-type]
     )
 
 
@@ -183,9 +220,16 @@ def prepare_data(config: TrainConfig) -> _Data:
         "normalization": (
             "LR and HR each mapped with their own percentiles (low -> 0, high -> 1); the "
             "runtime maps outputs back with the input's: output * (hi - lo) + lo"
+            if data.target_units == "own"
+            else "target mapped linearly into the LR's units, then LR and target both mapped "
+            "with the LR's percentile range (noise floor included); the runtime maps outputs "
+            "back with the input's: output * (hi - lo) + lo"
         ),
+        "heldout": list(data.heldout),
     }
-    return _Data(maker, validation_batches, steps, data.batch_size, description)
+    sigma = _physics_sigma(config, train)
+    description["physics_sigma_px"] = sigma
+    return _Data(maker, validation_batches, steps, data.batch_size, description, sigma)
 
 
 @contextmanager
@@ -358,6 +402,7 @@ def _train(
     elif init is not None:
         init_info = initialize_from(Path(init), gan)
     data = prepare_data(config)  # the data draws no torch random numbers
+    gan.physics_sigma_px = data.physics_sigma_px
     if ranks.parallel:
         gan.data_parallel()  # after resume and --init: every process starts from those weights
     if ranks.writer:
@@ -470,6 +515,7 @@ def _time_steps(config: TrainConfig, steps: int) -> dict[str, float]:
     data = prepare_data(config)
     torch.manual_seed(config.training.seed)
     gan = TcanGan(config, device)
+    gan.physics_sigma_px = data.physics_sigma_px
     order = data.train.epoch_order(0, steps + 1, config.data.batch_size)
     result: dict[str, float] = {}
     for name, adversarial in (("warmup_step_s", False), ("gan_step_s", True)):

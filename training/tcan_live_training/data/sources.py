@@ -15,9 +15,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tcan_live.metrics.intensity import percentile_range
+from tcan_live.metrics.registration import align_pair
 from tcan_live.model import NormalizationSpec
+from tcan_live.runtime.resample import resample_to_pixel_size
 from tcan_live.simulate import SimulationConfig, simulate_pair
+from tcan_live_training.config import VarietyConfig
 from tcan_live_training.data.pairs import PairFiles, read_pair
+from tcan_live_training.data.units import (
+    LinearMap,
+    fitted_map,
+    normalize_to_input,
+    simulated_map,
+)
+from tcan_live_training.data.variety import draw_physics
 
 Image = NDArray[np.float32]
 
@@ -57,8 +67,46 @@ def normalize_pair(lr: Image, hr: Image, spec: NormalizationSpec) -> tuple[Image
     return scaled[0], scaled[1]
 
 
+# A pair whose images are shifted by more than this (LR pixels) is not one field's pair.
+MAX_PAIR_SHIFT_PX = 1.0
+
+
+def prepare_real_pair(
+    pair: PairFiles,
+    lr: Image,
+    hr: Image,
+    registration: str,
+    pixel_size_nm: float | None,
+    resample_to_nm: float | None,
+) -> tuple[Image, Image, tuple[float, float]]:
+    """Check or register a real pair, then resample it as the runtime resamples its input.
+
+    Returns the LR and HR images and the measured shift of HR onto LR (HR pixels).
+    """
+    shift = (0.0, 0.0)
+    if registration != "off":
+        aligned, shift = align_pair(lr, hr)
+        scale = hr.shape[0] / lr.shape[0]
+        if registration == "check" and max(abs(s) for s in shift) > MAX_PAIR_SHIFT_PX * scale:
+            raise ValueError(
+                f"{pair.hr}: shifted by ({shift[0]:.2f}, {shift[1]:.2f}) px against {pair.lr}; "
+                "set data.registration = 'align' to register it"
+            )
+        if registration == "align":
+            hr = aligned.astype(np.float32)
+    if resample_to_nm and pixel_size_nm and resample_to_nm != pixel_size_nm:
+        scale = hr.shape[0] // lr.shape[0]
+        lr = resample_to_pixel_size(lr, pixel_size_nm, resample_to_nm)
+        hr = resample_to_pixel_size(hr, pixel_size_nm / scale, resample_to_nm / scale)
+    return lr.astype(np.float32), hr.astype(np.float32), shift
+
+
 class FolderPairs:
-    """Pairs read from TIFF files once and kept in memory, normalised per image."""
+    """Pairs read from TIFF files once and kept in memory, normalised.
+
+    ``target_units = "own"``: each image by its own percentiles. ``"input"``: HR mapped into
+    the LR's units by a fitted linear map (:func:`fitted_map`), both by the LR's range.
+    """
 
     def __init__(
         self,
@@ -66,13 +114,33 @@ class FolderPairs:
         scale: int,
         spec: NormalizationSpec,
         pixel_size_nm: float | None = None,
+        *,
+        target_units: str = "own",
+        registration: str = "off",
+        resample_to_nm: float | None = None,
     ) -> None:
         if not files:
             raise ValueError("no image pairs to train or validate on")
         self.files = list(files)
-        self._images = [
-            normalize_pair(*read_pair(pair, scale, pixel_size_nm), spec) for pair in self.files
-        ]
+        self.target_units = target_units
+        self.maps: list[LinearMap] = []
+        self.shifts: list[tuple[float, float]] = []
+        self._images = []
+        for pair in self.files:
+            lr, hr, shift = prepare_real_pair(
+                pair,
+                *read_pair(pair, scale, pixel_size_nm),
+                registration,
+                pixel_size_nm,
+                resample_to_nm,
+            )
+            self.shifts.append(shift)
+            if target_units == "input":
+                mapping = fitted_map(lr, hr)
+                self.maps.append(mapping)
+                self._images.append(normalize_to_input(lr, mapping.apply(hr), spec))
+            else:
+                self._images.append(normalize_pair(lr, hr, spec))
 
     def __len__(self) -> int:
         """Return the number of pairs."""
@@ -88,6 +156,12 @@ class FolderPairs:
             "kind": "pairs",
             "count": len(self.files),
             "files": [pair.name for pair in self.files],
+            "target_units": self.target_units,
+            "shifts_px": [list(shift) for shift in self.shifts],
+            "linear_maps": [
+                {"alpha": m.alpha, "beta": m.beta, "sigma_px": m.sigma_px, "rsp": m.rsp}
+                for m in self.maps
+            ],
         }
 
 
@@ -110,7 +184,11 @@ class SimulatedPairs:
         stream: int = STREAM_TRAIN_SIMULATION,
         fresh_each_epoch: bool = True,
         target: str = "hr",
+        target_units: str = "own",
+        variety: VarietyConfig | None = None,
     ) -> None:
+        self.target_units = target_units
+        self.variety = variety
         self.structures = tuple(structures)
         self.lr_size = lr_size
         self.config = config
@@ -130,8 +208,14 @@ class SimulatedPairs:
         epoch_key = epoch if self.fresh_each_epoch else 0
         rng = np.random.default_rng([self.seed, self.stream, epoch_key, index])
         structure = self.structures[index % len(self.structures)]
-        simulated = simulate_pair(structure, self.lr_size * self.config.scale, rng, self.config)
+        config = self.config
+        if self.variety is not None:
+            config, empty = draw_physics(config, self.variety, rng)
+            structure = "empty" if empty else structure
+        simulated = simulate_pair(structure, self.lr_size * config.scale, rng, config)
         target = simulated.gt if self.target == "gt" else simulated.hr
+        if self.target_units == "input":
+            return normalize_to_input(simulated.lr, simulated_map(config).apply(target), self.spec)
         return normalize_pair(simulated.lr, target, self.spec)
 
     def describe(self) -> dict[str, Any]:
@@ -143,6 +227,8 @@ class SimulatedPairs:
             "samples_per_epoch": self.count,
             "fresh_each_epoch": self.fresh_each_epoch,
             "target": self.target,
+            "target_units": self.target_units,
+            "variety": self.variety.model_dump(mode="json") if self.variety else None,
             "seed": self.seed,
             "stream": self.stream,
             "simulation": self.config.model_dump(mode="json"),
