@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from tcan_live.bioimageio.cite import AUTHORS, CITATIONS, LICENSE, TAGS
 from tcan_live.bioimageio.images import cover_image
+from tcan_live.bioimageio.plan import CONFIG_KEY
 from tcan_live.bioimageio.quiet import closing_leaks
 from tcan_live.core.settings import validation_problems
 from tcan_live.engine.load import load_engine
@@ -38,7 +39,6 @@ INPUT_ID, OUTPUT_ID = "raw", "super_resolved"
 EPSILON = 1e-6
 # Raw-like intensities of the test image: a camera offset plus a bright filament signal.
 _TEST_OFFSET, _TEST_SIGNAL = 100.0, 3000.0
-CONFIG_KEY = "tcan_live"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,22 @@ def _documentation(folder: Path, manifest: EngineManifest) -> str:
         + f"{manifest.normalization.high_percentile:g}th percentiles to 0 and 1; the output stays "
         + "in that range (multiply by the input's percentile range and add its low percentile "
         + "to return to the input's intensities, as tcan-live does).\n\n"
+        + _noise_floor_text(manifest)
         + "In tcan-live: `tcan-live build-engine model.zip --out engines/NAME` imports it back.\n"
+    )
+
+
+def _noise_floor_text(manifest: EngineManifest) -> str:
+    """Return what zoo preprocessing cannot say: the floor on the percentile range."""
+    floor = manifest.normalization.noise_floor
+    if not floor:
+        return ""
+    return (
+        f"tcan-live also keeps the percentile range at least {floor:g} times the frame's own "
+        "noise standard deviation, so a frame of pure noise is not stretched to look like a "
+        "sample; this package's `scale_range` cannot express that, so other tools differ from "
+        "tcan-live on nearly empty frames only (it is kept in `config.tcan_live` and restored "
+        "by `tcan-live build-engine`).\n\n"
     )
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from tcan_live.bioimageio.export import CONFIG_KEY, scale_range
+from tcan_live.bioimageio.export import scale_range
 from tcan_live.bioimageio.plan import (
+    CONFIG_KEY,
     ImportPlan,
     UnsupportedPackageError,
     plan_import,

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from tcan_live.engine.manifest import EngineError, default_halo
 from tcan_live.model import GeneratorConfig, NormalizationSpec
 
+CONFIG_KEY = "tcan_live"  # our own section of a package's config
+
 # Where our own packages name the TCAN generator (tcan_live.bioimageio.export).
 TCAN_CALLABLE = ("tcan_live.model", "generator_from_architecture")
 _UNITS_NM = {"nanometer": 1.0, "micrometer": 1000.0, "millimeter": 1e6}
@@ -196,6 +198,11 @@ def plan_import(
     if 2 * in_halo >= chosen:
         raise UnsupportedPackageError(f"halo {in_halo} leaves no tile interior (tile {chosen})")
     spec, pre = _normalization(list(source.preprocessing))
+    # A package tcan-live exported records the noise floor, which zoo preprocessing cannot say.
+    ours = (getattr(description.config, "model_extra", None) or {}).get(CONFIG_KEY, {})
+    recorded = ours.get("normalization") if isinstance(ours, dict) else None
+    if isinstance(recorded, dict) and float(recorded.get("noise_floor") or 0.0) > 0:
+        spec = spec.model_copy(update={"noise_floor": float(recorded["noise_floor"])})
     post = tuple(str(step.id) for step in target.postprocessing)
     if any(name not in _HARMLESS for name in post):
         raise UnsupportedPackageError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def _cells(count: int, side: int, seed: int = 0) -> list[np.ndarray]:
     ]
 
 
-def _journal(store: Path) -> list[dict]:
+def _journal(store: Path) -> list[dict[str, Any]]:
     lines = (store / "tcan_live" / "journal.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 
@@ -94,10 +95,10 @@ def test_daemon_stores_publishes_and_journals_each_frames_consistency(
 
     maps = [p for p in previews if p.kind == "qc"]
     assert {p.topic for p in maps} <= {"qc/microtubules", "qc/actin"} and maps
-    for preview in maps:
-        assert preview.image.dtype == np.float32 and preview.image.shape == (SIDE, SIDE)
-        assert preview.header["pixel_size_nm"] == pytest.approx(50.0)
-        assert "consistency_rsp" in preview.header["qc"]
+    for shown in maps:
+        assert shown.image.dtype == np.float32 and shown.image.shape == (SIDE, SIDE)
+        assert shown.header["pixel_size_nm"] == pytest.approx(50.0)
+        assert "consistency_rsp" in shown.header["qc"]
 
 
 def test_confidence_can_be_turned_off(tiny_engines: Path, tmp_path: Path) -> None:

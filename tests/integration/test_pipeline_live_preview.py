@@ -55,7 +55,7 @@ def _run(tmp_path: Path, order: str) -> tuple[list[Preview], Pipeline, Path]:
         [store],
         rejected=RejectedFrames(out.parent / "rejected"),
         previews=PreviewFeed(publisher, (CHANNEL,), raw=False),
-        limits=PipelineLimits(order=order, batch_frames=1),  # type: ignore[arg-type]
+        limits=PipelineLimits(order=order, batch_frames=1),
     )
     stored, released = threading.Event(), threading.Event()
     counts = {"stored": 0, "enhanced": 0}
@@ -133,4 +133,4 @@ def test_acquisition_order_shows_every_frame_in_order(tmp_path: Path) -> None:
 
 def test_order_is_checked() -> None:
     with pytest.raises(ValueError, match="order"):
-        PipelineLimits(order="random")  # type: ignore[arg-type]
+        PipelineLimits(order="random")
