@@ -122,9 +122,11 @@ class LiveWidget(QWidget):
         """Stop receiving; the layers keep the last previews."""
         if self.control is not None:
             self.control.stop.set()
-        if self._worker is not None:
-            self._worker.quit()
-            self._worker.await_workers(msecs=5000)
+        if self._worker is not None and self.control is not None:
+            # No worker.quit(): it abandons the generator at its last yield, leaving the socket
+            # and its ZeroMQ context to the garbage collector. ``stop`` lets the generator
+            # return by itself (within one 50 ms poll), closing the subscriber, then ``closed``.
+            self.control.closed.wait(5.0)
         self._worker = None
         self._status_timer.stop()
         self.connect_button.setText("Connect")

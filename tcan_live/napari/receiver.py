@@ -33,6 +33,8 @@ class ReceiverControl:
     ----------
     stop
         Set by the main thread to end the receiver.
+    closed
+        Set by the receiver once its socket is closed.
     ready
         Set by the main thread when it has shown the last batch.
     received, merged
@@ -45,6 +47,7 @@ class ReceiverControl:
 
     stop: threading.Event = field(default_factory=threading.Event)
     ready: threading.Event = field(default_factory=threading.Event)
+    closed: threading.Event = field(default_factory=threading.Event)
     received: int = 0
     merged: int = 0
     errors: int = 0
@@ -67,23 +70,30 @@ def receive_previews(
     ZeroMQ reconnects by itself when the daemon restarts on the same address, so one receiver
     outlives any number of daemon runs.
     """
-    with PreviewSubscriber(
-        address, topics=TOPICS, server_key=server_key, client_key_file=client_key_file
-    ) as subscriber:
-        pending: dict[str, Preview] = {}
-        last_batch = -math.inf
-        while not control.stop.is_set():
-            preview = subscriber.receive(timeout=_POLL_S)
-            while preview is not None:
-                control.merged += preview.topic in pending
-                pending[preview.topic] = preview
-                preview = subscriber.receive(timeout=0)
-            control.received = subscriber.received
-            control.errors = subscriber.errors
-            control.last_error = subscriber.last_error
-            now = time.monotonic()
-            if pending and control.ready.is_set() and now - last_batch >= 1 / control.max_rate_hz:
-                last_batch = now
-                control.ready.clear()
-                batch, pending = list(pending.values()), {}
-                yield batch
+    try:
+        with PreviewSubscriber(
+            address, topics=TOPICS, server_key=server_key, client_key_file=client_key_file
+        ) as subscriber:
+            pending: dict[str, Preview] = {}
+            last_batch = -math.inf
+            while not control.stop.is_set():
+                preview = subscriber.receive(timeout=_POLL_S)
+                while preview is not None:
+                    control.merged += preview.topic in pending
+                    pending[preview.topic] = preview
+                    preview = subscriber.receive(timeout=0)
+                control.received = subscriber.received
+                control.errors = subscriber.errors
+                control.last_error = subscriber.last_error
+                now = time.monotonic()
+                if (
+                    pending
+                    and control.ready.is_set()
+                    and now - last_batch >= 1 / control.max_rate_hz
+                ):
+                    last_batch = now
+                    control.ready.clear()
+                    batch, pending = list(pending.values()), {}
+                    yield batch
+    finally:
+        control.closed.set()
