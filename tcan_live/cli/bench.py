@@ -47,7 +47,7 @@ def bench_engine(
 
     console = plain_console(width=max(plain_console().width, 140))  # wide tables also in logs
     with one_line_errors(console):
-        runs = run_bench(
+        runs, rate = run_bench(
             engine,
             frames=frames,
             size=size,
@@ -58,25 +58,48 @@ def bench_engine(
         )
     table = Table(
         title=f"{frames} frames of {size} x {size} through the full enhancer",
-        caption="MP/s: input megapixels per second, best repeat; model: preset, scale, tile, "
-        "batch; RSS: peak during the run + increase over its start.",
+        caption="MP/s: input megapixels per second, best repeat; model: preset, scale, tiles "
+        "(the one used), batch; halo: pixels computed per input pixel; x 1st: against the first "
+        "engine; % matmul / % conv: achieved network FLOP/s over the machine's measured "
+        f"{rate.dtype} matmul {rate.matmul_flops / 1e9:.3g} / 3x3 convolution "
+        f"{rate.conv_flops / 1e9:.3g} GFLOP/s ({rate.device}); RSS: peak + increase.",
     )
-    headers = ("run", "backend", "model", "MP/s", "s/frame", "x eager", "RSS MB", "CUDA MB")
+    headers = (
+        "run",
+        "backend",
+        "model",
+        "MP/s",
+        "s/frame",
+        "x eager",
+        "x 1st",
+        "halo",
+        "GFLOP/s",
+        "% matmul",
+        "% conv",
+        "RSS MB",
+        "CUDA MB",
+    )
     for header in headers:
         table.add_column(header, justify="left" if header in headers[:3] else "right")
     for run in runs:
         table.add_row(
             "torch eager" if run.engine is None else Path(run.engine).name,
             f"{run.backend} {run.precision}",
-            f"{run.preset} x{run.scale} t{run.tile} b{run.max_batch}",
+            f"{run.preset} x{run.scale} t{'/'.join(map(str, run.tile_sizes))} "
+            f"({run.frame_tile}) b{run.max_batch}",
             f"{run.megapixels_per_s:.3g}",
             f"{min(run.seconds) / run.frames:.2f}",
             "" if run.speedup_vs_eager is None else f"{run.speedup_vs_eager:.2f}",
+            "" if run.speedup_vs_first is None else f"{run.speedup_vs_first:.2f}",
+            f"{run.halo_overhead:.2f}",
+            f"{run.network_gflop_per_s:.3g}",
+            f"{100 * run.fraction_of_matmul:.1f}",
+            f"{100 * run.fraction_of_conv:.1f}",
             f"{run.peak_rss_mb:.0f} +{run.rss_increase_mb:.0f}",
             "" if run.peak_cuda_mb is None else f"{run.peak_cuda_mb:.0f}",
         )
     console.print(table)
-    _write_json(console, bench_report(runs, repeats), json_out)
+    _write_json(console, bench_report(runs, repeats, rate), json_out)
 
 
 @bench_app.command("pipeline")

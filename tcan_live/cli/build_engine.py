@@ -11,13 +11,35 @@ from rich.text import Text
 
 from tcan_live.cli.errors import one_line_errors, plain_console, step_logger
 
+# Without --tile: the shipped engines' tile and halo. 320 px tiles step by 256, so 256, 512,
+# 1024 and 2048 px frames all tile with 1.56x halo overhead; a larger tile with less overhead
+# costs more FLOPs in total (the matmul spectrum grows with the tile: docs/engines.md).
+DEFAULT_TILES = (320,)
+DEFAULT_TILES_HALO = 32
+
 
 def build_engine(
     checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint.")],
-    backend: Annotated[str, typer.Option("--backend", help="onnxruntime, tensorrt or torch.")],
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="openvino, onnxruntime, tensorrt or torch (default: the CPU default, openvino "
+            "where installed).",
+        ),
+    ] = None,
     precision: Annotated[str, typer.Option("--precision", help="fp32, fp16 or bf16.")] = "fp32",
-    tile: Annotated[int, typer.Option("--tile", help="Tile size the engine runs.")] = 256,
-    halo: Annotated[int | None, typer.Option("--halo", help="Overlap (default: tile / 8).")] = None,
+    tile: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--tile",
+            help="Tile size the engine runs; repeat for several, picked per frame size "
+            f"(default: {' '.join(map(str, DEFAULT_TILES))} with halo {DEFAULT_TILES_HALO}).",
+        ),
+    ] = None,
+    halo: Annotated[
+        int | None, typer.Option("--halo", help="Overlap (default: smallest tile / 8).")
+    ] = None,
     max_batch: Annotated[int, typer.Option("--max-batch", help="Largest tile batch.")] = 4,
     out: Annotated[
         Path | None, typer.Option("--out", help="Engine folder (default: engines/NAME).")
@@ -31,16 +53,22 @@ def build_engine(
 ) -> None:
     """Export CHECKPOINT to ONNX, build the engine, check parity, write DIR/manifest.json."""
     from tcan_live.engine.build import build_engine as build
+    from tcan_live.engine.registry import cpu_default_backend
 
     console = plain_console()
-    target = out or Path("engines") / f"{checkpoint.stem}-{backend}-{precision}-{tile}"
+    tiles = tuple(tile) if tile else DEFAULT_TILES
+    if not tile and halo is None:
+        halo = DEFAULT_TILES_HALO
+    backend = backend or cpu_default_backend()
+    name = f"{checkpoint.stem}-{backend}-{precision}-{'-'.join(map(str, tiles))}"
+    target = out or Path("engines") / name
     with one_line_errors(console):
         result = build(
             checkpoint,
             backend,
             target,
             precision=precision,  # type: ignore[arg-type]  # checked by build
-            tile=tile,
+            tile=tiles,
             halo=halo,
             max_batch=max_batch,
             tolerance=tolerance,
@@ -51,9 +79,12 @@ def build_engine(
     parity = Table(title="Parity against torch fp32 (fft spectrum)")
     for column in ("artefact", "device", "max abs error", "max rel error", "tolerance", ""):
         parity.add_column(column, justify="right" if "error" in column else "left")
-    rows = [("model.onnx", manifest.onnx_parity)]
-    if manifest.engine_file != manifest.onnx_file:
-        rows.append((manifest.engine_file, manifest.parity))
+    rows = []
+    for size in manifest.tile_sizes:
+        single = manifest.for_tile(size)
+        rows.append((f"{single.onnx_file} (tile {size})", single.onnx_parity))
+        if single.parity != single.onnx_parity:
+            rows.append((f"{single.engine_file} (tile {size})", single.parity))
     for name, figures in rows:
         parity.add_row(
             name,
@@ -71,7 +102,8 @@ def build_engine(
         files.add_row(name, f"{size:,}")
     console.print(files)
     console.print(
-        f"{manifest.backend} {manifest.precision} engine: tile {manifest.tile}, halo "
+        f"{manifest.backend} {manifest.precision} engine: tile "
+        f"{' / '.join(map(str, manifest.tile_sizes))}, halo "
         f"{manifest.halo}, batch {manifest.min_batch}..{manifest.max_batch}, scale "
         f"{manifest.scale}, {manifest.pixel_size_nm:g} nm training pixels"
     )

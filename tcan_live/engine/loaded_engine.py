@@ -50,6 +50,24 @@ class Engine:
         """The training pixel size that frames are resampled to."""
         return float(self.manifest["pixel_size_nm"])
 
+    @property
+    def tile_sizes(self) -> tuple[int, ...]:
+        """Every tile size the backend runs: the manifest's ``tile`` and ``extra_tiles``."""
+        extra = self.manifest.get("extra_tiles") or ()
+        return (int(self.manifest["tile"]), *(int(variant["tile"]) for variant in extra))
+
+    @property
+    def tile_costs(self) -> dict[int, float] | None:
+        """FLOPs per computed pixel of each tile size, when the manifest records them."""
+        variants = self.manifest.get("extra_tiles") or ()
+        costs = [
+            self.manifest.get("flops_per_pixel"),
+            *(v.get("flops_per_pixel") for v in variants),
+        ]
+        if any(cost is None for cost in costs):
+            return None
+        return {t: float(c) for t, c in zip(self.tile_sizes, costs, strict=True)}
+
     def enhancer(self, **options: Any) -> Enhancer:
         """Return a new enhancer for one frame stream (e.g. one channel of a time-lapse).
 
@@ -62,6 +80,8 @@ class Engine:
             normalization=self.normalization,
             halo=int(self.manifest["halo"]),
             input_fwhm_nm=self.manifest.get("input_fwhm_nm"),
+            tile_sizes=self.tile_sizes,
+            tile_costs=self.tile_costs,
             **options,
         )
 
@@ -84,10 +104,12 @@ class Engine:
         halo: int | None = None,
         max_batch: int = 4,
         device: str = "cpu",
+        extra_tiles: tuple[int, ...] = (),
     ) -> Engine:
         """Run a checkpoint in torch eager fp32 as an engine (no build step).
 
-        Used as the reference in benchmarks and by ``tcan-live evaluate --checkpoint``.
+        Used as the reference in benchmarks and by ``tcan-live evaluate --checkpoint``;
+        ``extra_tiles`` lets it tile frames as an engine with those tile sizes does.
         """
         from tcan_live.engine.torch_eager import TorchEagerBackend
 
@@ -103,7 +125,8 @@ class Engine:
             "normalization": meta.normalization.model_dump(mode="json"),
             "input_fwhm_nm": meta.input_fwhm_nm,
             "tile": tile,
-            "halo": default_halo(tile) if halo is None else halo,
+            "halo": default_halo(min(tile, *extra_tiles)) if halo is None else halo,
+            "extra_tiles": [{"tile": size} for size in extra_tiles],
             "max_batch": max_batch,
             "precision": "fp32",
             "backend": "torch-eager",
