@@ -131,7 +131,7 @@ def bench_gpu(
     ] = 20,
     budget: Annotated[
         float, typer.Option("--budget", min=1, help="Seconds; later cases are skipped.")
-    ] = 300.0,
+    ] = 270.0,
     engine: Annotated[
         list[Path] | None,
         typer.Option("--engine", help="Engine folder (any backend, e.g. TensorRT); repeatable."),
