@@ -12,6 +12,7 @@ import numpy as np
 from tcan_live.core.acquisition import EnhanceResult
 from tcan_live.engine.manifest import default_halo
 from tcan_live.model import NormalizationSpec, load_checkpoint
+from tcan_live.model.complexity import flops_per_pixel_at
 from tcan_live.runtime.backend import InferenceBackend
 from tcan_live.runtime.enhancer import Enhancer
 
@@ -109,12 +110,17 @@ class Engine:
         """Run a checkpoint in torch eager fp32 as an engine (no build step).
 
         Used as the reference in benchmarks and by ``tcan-live evaluate --checkpoint``;
-        ``extra_tiles`` lets it tile frames as an engine with those tile sizes does.
+        ``extra_tiles`` lets it tile frames as an engine with those tile sizes does (with the
+        same FLOP costs per tile, so it picks the same tile per frame size).
         """
         from tcan_live.engine.torch_eager import TorchEagerBackend
 
         checkpoint = load_checkpoint(path, device=device)
         meta = checkpoint.meta
+
+        def cost(size: int) -> float | None:
+            return flops_per_pixel_at(meta.architecture, size) if extra_tiles else None
+
         backend = TorchEagerBackend(checkpoint.generator, tile, max_batch, device)
         manifest = {
             "model_name": meta.model_name,
@@ -126,7 +132,8 @@ class Engine:
             "input_fwhm_nm": meta.input_fwhm_nm,
             "tile": tile,
             "halo": default_halo(min(tile, *extra_tiles)) if halo is None else halo,
-            "extra_tiles": [{"tile": size} for size in extra_tiles],
+            "extra_tiles": [{"tile": size, "flops_per_pixel": cost(size)} for size in extra_tiles],
+            "flops_per_pixel": cost(tile) if extra_tiles else None,
             "max_batch": max_batch,
             "precision": "fp32",
             "backend": "torch-eager",
