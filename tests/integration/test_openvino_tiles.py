@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from tcan_live.cli.main import app
 from tcan_live.engine.build import build_engine
 from tcan_live.engine.load import load_backend, load_engine
 from tcan_live.engine.loaded_engine import Engine
@@ -145,3 +147,14 @@ def test_bf16_follows_the_cpu(checkpoint: Path, tmp_path: Path) -> None:
 
 def test_halo_overhead_of_the_plans() -> None:
     assert TilePlan.for_frame((64, 64), 80, 8, 1).overhead == pytest.approx(1.5625)
+
+
+def test_build_engine_defaults_to_openvino_tile_320_halo_32(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "default"
+    result = CliRunner().invoke(app, ["build-engine", str(checkpoint), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out)
+    assert (manifest.backend, manifest.tile_sizes, manifest.halo) == ("openvino", (320,), 32)
+    assert "openvino fp32 engine: tile 320, halo 32" in result.output
