@@ -131,7 +131,7 @@ class Engine:
             "normalization": meta.normalization.model_dump(mode="json"),
             "input_fwhm_nm": meta.input_fwhm_nm,
             "tile": tile,
-            "halo": default_halo(min(tile, *extra_tiles)) if halo is None else halo,
+            "halo": default_halo(min((tile, *extra_tiles))) if halo is None else halo,
             "extra_tiles": [{"tile": size, "flops_per_pixel": cost(size)} for size in extra_tiles],
             "flops_per_pixel": cost(tile) if extra_tiles else None,
             "max_batch": max_batch,
