@@ -47,7 +47,7 @@ def bench_engine(
 
     console = plain_console(width=max(plain_console().width, 140))  # wide tables also in logs
     with one_line_errors(console):
-        runs = run_bench(
+        runs, rate = run_bench(
             engine,
             frames=frames,
             size=size,
@@ -58,25 +58,165 @@ def bench_engine(
         )
     table = Table(
         title=f"{frames} frames of {size} x {size} through the full enhancer",
-        caption="MP/s: input megapixels per second, best repeat; model: preset, scale, tile, "
-        "batch; RSS: peak during the run + increase over its start.",
+        caption="MP/s: input megapixels per second, best repeat; model: preset, scale, tiles "
+        "(the one used), batch; halo: pixels computed per input pixel; x 1st: against the first "
+        "engine; % matmul / % conv: achieved network FLOP/s over the machine's measured "
+        f"{rate.dtype} matmul {rate.matmul_flops / 1e9:.3g} / 3x3 convolution "
+        f"{rate.conv_flops / 1e9:.3g} GFLOP/s ({rate.device}); RSS: peak + increase.",
     )
-    headers = ("run", "backend", "model", "MP/s", "s/frame", "x eager", "RSS MB", "CUDA MB")
+    headers = (
+        "run",
+        "backend",
+        "model",
+        "MP/s",
+        "s/frame",
+        "x eager",
+        "x 1st",
+        "halo",
+        "GFLOP/s",
+        "% matmul",
+        "% conv",
+        "RSS MB",
+        "CUDA MB",
+    )
     for header in headers:
         table.add_column(header, justify="left" if header in headers[:3] else "right")
     for run in runs:
         table.add_row(
             "torch eager" if run.engine is None else Path(run.engine).name,
             f"{run.backend} {run.precision}",
-            f"{run.preset} x{run.scale} t{run.tile} b{run.max_batch}",
+            f"{run.preset} x{run.scale} t{'/'.join(map(str, run.tile_sizes))} "
+            f"({run.frame_tile}) b{run.max_batch}",
             f"{run.megapixels_per_s:.3g}",
             f"{min(run.seconds) / run.frames:.2f}",
             "" if run.speedup_vs_eager is None else f"{run.speedup_vs_eager:.2f}",
+            "" if run.speedup_vs_first is None else f"{run.speedup_vs_first:.2f}",
+            f"{run.halo_overhead:.2f}",
+            f"{run.network_gflop_per_s:.3g}",
+            f"{100 * run.fraction_of_matmul:.1f}",
+            f"{100 * run.fraction_of_conv:.1f}",
             f"{run.peak_rss_mb:.0f} +{run.rss_increase_mb:.0f}",
             "" if run.peak_cuda_mb is None else f"{run.peak_cuda_mb:.0f}",
         )
     console.print(table)
-    _write_json(console, bench_report(runs, repeats), json_out)
+    _write_json(console, bench_report(runs, repeats, rate), json_out)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _words(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@bench_app.command("gpu")
+def bench_gpu(
+    presets: Annotated[str, typer.Option("--presets", help="Comma-separated presets.")] = (
+        "small,paper"
+    ),
+    precisions: Annotated[str, typer.Option("--precisions", help="fp32,fp16,bf16.")] = (
+        "fp32,fp16,bf16"
+    ),
+    modes: Annotated[
+        str, typer.Option("--modes", help="eager,compile,cudagraphs (torch.compile variants).")
+    ] = "eager,compile,cudagraphs",
+    sizes: Annotated[str, typer.Option("--sizes", help="Frame side lengths.")] = "512,1024,2048",
+    batches: Annotated[str, typer.Option("--batches", help="Frames per batch.")] = "1,4,8,16,32",
+    device: Annotated[
+        str, typer.Option("--device", help="cuda, or cpu for a smoke run of the same table.")
+    ] = "cuda",
+    iterations: Annotated[
+        int, typer.Option("--iterations", min=3, help="Timed calls per case (at most).")
+    ] = 20,
+    budget: Annotated[
+        float, typer.Option("--budget", min=1, help="Seconds; later cases are skipped.")
+    ] = 270.0,
+    engine: Annotated[
+        list[Path] | None,
+        typer.Option("--engine", help="Engine folder (any backend, e.g. TensorRT); repeatable."),
+    ] = None,
+    pipeline_engine: Annotated[
+        Path | None,
+        typer.Option("--pipeline-engine", help="Also run bench pipeline on this engine."),
+    ] = None,
+    pipeline_frames: Annotated[
+        int, typer.Option("--pipeline-frames", min=1, help="Frames of the pipeline run.")
+    ] = 100,
+    pipeline_size: Annotated[
+        int, typer.Option("--pipeline-size", min=16, help="Frame side of the pipeline run.")
+    ] = 512,
+    json_out: JsonOption = None,
+) -> None:
+    """Torch backend on the GPU: precisions x eager/compile/CUDA graphs x sizes x batches."""
+    from tcan_live.bench.gpu import run_gpu_bench
+    from tcan_live.bench.pipeline import bench_pipeline as run_pipeline
+
+    console = plain_console(width=max(plain_console().width, 140))
+    with one_line_errors(console):
+        report = run_gpu_bench(
+            presets=_words(presets),
+            precisions=_words(precisions),
+            modes=_words(modes),
+            sizes=_ints(sizes),
+            batches=_ints(batches),
+            device=device,
+            iterations=iterations,
+            budget_s=budget,
+            engines=engine or [],
+            log=step_logger(console),
+        )
+        if pipeline_engine is not None:
+            report["pipeline"] = run_pipeline(
+                pipeline_engine,
+                frames=pipeline_frames,
+                size=pipeline_size,
+                log=step_logger(console),
+            )
+    table = Table(
+        title=f"torch on {report['gpu'] or report['device']}: whole frames, batched",
+        caption=f"MP/s: input megapixels per second (median latency); % bf16: network FLOP/s "
+        f"over the chip's bf16 matmul rate measured in this run "
+        f"({report['bf16_matmul_tflop_per_s']:.3g} TFLOP/s); memory: torch's peak CUDA "
+        "allocation; first: first call (compilation, capture).",
+    )
+    headers = ("preset", "precision", "mode", "size", "batch", "MP/s", "p50 ms", "p99 ms")
+    for header in (*headers, "% bf16", "memory MB", "first s"):
+        table.add_column(header, justify="left" if header in headers[:3] else "right")
+    for case in report["cases"]:
+        memory = case["peak_memory_mb"]
+        table.add_row(
+            case["preset"],
+            case["precision"],
+            case["mode"],
+            str(case["size"]),
+            str(case["batch"]),
+            f"{case['megapixels_per_s']:.3g}",
+            f"{case['latency_ms_p50']:.1f}",
+            f"{case['latency_ms_p99']:.1f}",
+            f"{100 * case['fraction_of_bf16_matmul']:.1f}",
+            "" if memory is None else f"{memory:.0f}",
+            f"{case['compile_s']:.1f}",
+        )
+    console.print(table)
+    for run in report["engines"]:
+        console.print(
+            f"engine {run['engine']} ({run['backend']} {run['precision']}, tile {run['tile']}, "
+            f"batch {run['batch']}): {run['tile_megapixels_per_s']:.3g} tile MP/s, p50 "
+            f"{run['latency_ms_p50']:.1f} ms, p99 {run['latency_ms_p99']:.1f} ms"
+        )
+    if "pipeline" in report:
+        pipeline = report["pipeline"]
+        for run_report in pipeline["runs"]:
+            console.print(
+                f"pipeline {run_report['mode']}: {run_report['pipeline_mp_per_s']:.3g} MP/s = "
+                f"{run_report['pipeline_mp_per_s'] / pipeline['engine_mp_per_s']:.2f} x the "
+                f"engine alone ({pipeline['engine_mp_per_s']:.3g} MP/s)"
+            )
+    for line in report["skipped"]:
+        console.print(f"skipped: {line}")
+    console.print(f"{report['seconds']:.0f} s")
+    _write_json(console, report, json_out)
 
 
 @bench_app.command("pipeline")

@@ -11,7 +11,12 @@ from rich.text import Text
 
 from tcan_live.cli.errors import one_line_errors, plain_console, step_logger
 
-DEFAULT_TILE = 256
+# Without --tile: the shipped engines' tile and halo. 320 px tiles step by 256, so 256, 512,
+# 1024 and 2048 px frames all tile with 1.56x halo overhead; a larger tile with less overhead
+# costs more FLOPs in total (the matmul spectrum grows with the tile: docs/engines.md).
+DEFAULT_TILES = (320,)
+DEFAULT_TILES_HALO = 32
+PACKAGE_SUFFIXES = (".zip", ".yaml", ".yml")
 
 
 def build_engine(
@@ -22,12 +27,23 @@ def build_engine(
     backend: Annotated[
         str | None,
         typer.Option(
-            "--backend", help="onnxruntime, tensorrt or torch (packages: onnxruntime default)."
+            "--backend",
+            help="openvino, onnxruntime, tensorrt or torch (default: the CPU default, openvino "
+            "where installed; packages: onnxruntime).",
         ),
     ] = None,
     precision: Annotated[str, typer.Option("--precision", help="fp32, fp16 or bf16.")] = "fp32",
-    tile: Annotated[int, typer.Option("--tile", help="Tile size the engine runs.")] = DEFAULT_TILE,
-    halo: Annotated[int | None, typer.Option("--halo", help="Overlap (default: tile / 8).")] = None,
+    tile: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--tile",
+            help="Tile size the engine runs; repeat for several, picked per frame size "
+            f"(default: {' '.join(map(str, DEFAULT_TILES))} with halo {DEFAULT_TILES_HALO}).",
+        ),
+    ] = None,
+    halo: Annotated[
+        int | None, typer.Option("--halo", help="Overlap (default: smallest tile / 8).")
+    ] = None,
     max_batch: Annotated[int, typer.Option("--max-batch", help="Largest tile batch.")] = 4,
     out: Annotated[
         Path | None, typer.Option("--out", help="Engine folder (default: engines/NAME).")
@@ -50,32 +66,38 @@ def build_engine(
     manifest, and its own test tensors check the engine.
     """
     from tcan_live.engine.build import build_engine as build
+    from tcan_live.engine.registry import cpu_default_backend
 
     console = plain_console()
+    tiles = tuple(tile) if tile else DEFAULT_TILES
+    if not tile and halo is None and checkpoint.suffix.lower() not in PACKAGE_SUFFIXES:
+        halo = DEFAULT_TILES_HALO
     with one_line_errors(console):
-        if checkpoint.suffix.lower() in (".zip", ".yaml", ".yml"):
+        if checkpoint.suffix.lower() in PACKAGE_SUFFIXES:
             from tcan_live.bioimageio.importer import import_package
 
+            if tile and len(tile) > 1:
+                raise ValueError("--tile: a package is imported at one tile size")
             result = import_package(
                 checkpoint,
                 out or Path("engines") / checkpoint.stem,
                 backend=backend or "onnxruntime",
-                tile=tile if tile != DEFAULT_TILE else None,
+                tile=tile[0] if tile else None,
                 halo=halo,
                 max_batch=max_batch,
                 pixel_size_nm=pixel_size,
                 log=step_logger(console),
             )
         else:
-            if backend is None:
-                raise ValueError("--backend: choose onnxruntime, tensorrt or torch")
-            target = out or Path("engines") / f"{checkpoint.stem}-{backend}-{precision}-{tile}"
+            backend = backend or cpu_default_backend()
+            name = f"{checkpoint.stem}-{backend}-{precision}-{'-'.join(map(str, tiles))}"
+            target = out or Path("engines") / name
             result = build(
                 checkpoint,
                 backend,
                 target,
                 precision=precision,  # type: ignore[arg-type]  # checked by build
-                tile=tile,
+                tile=tiles,
                 halo=halo,
                 max_batch=max_batch,
                 tolerance=tolerance,
@@ -86,9 +108,12 @@ def build_engine(
     parity = Table(title=f"Parity against {manifest.onnx_parity.reference}")
     for column in ("artefact", "device", "max abs error", "max rel error", "tolerance", ""):
         parity.add_column(column, justify="right" if "error" in column else "left")
-    rows = [("model.onnx", manifest.onnx_parity)]
-    if manifest.engine_file != manifest.onnx_file:
-        rows.append((manifest.engine_file, manifest.parity))
+    rows = []
+    for size in manifest.tile_sizes:
+        single = manifest.for_tile(size)
+        rows.append((f"{single.onnx_file} (tile {size})", single.onnx_parity))
+        if single.parity != single.onnx_parity:
+            rows.append((f"{single.engine_file} (tile {size})", single.parity))
     for name, figures in rows:
         parity.add_row(
             name,
@@ -106,7 +131,8 @@ def build_engine(
         files.add_row(name, f"{size:,}")
     console.print(files)
     console.print(
-        f"{manifest.backend} {manifest.precision} engine: tile {manifest.tile}, halo "
+        f"{manifest.backend} {manifest.precision} engine: tile "
+        f"{' / '.join(map(str, manifest.tile_sizes))}, halo "
         f"{manifest.halo}, batch {manifest.min_batch}..{manifest.max_batch}, scale "
         f"{manifest.scale}, {manifest.pixel_size_nm:g} nm training pixels"
     )

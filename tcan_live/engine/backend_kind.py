@@ -98,6 +98,9 @@ class BackendKind:
     tied_to_gpu
         The engine runs only on the GPU model and library version that built it (a TensorRT
         plan); the manifest records both and loading checks them exactly.
+    onnx_parity_is_engine
+        The engine is the ONNX run by onnxruntime, so the build's ONNX parity check is the
+        engine's (no second check).
     compiles
         The backend accepts ``--torch-compile``.
     unavailable
@@ -116,6 +119,7 @@ class BackendKind:
     onnx_precision: Callable[[Precision], Precision] = _fp32_onnx
     needs_gpu: Callable[[Precision], bool] = _no_gpu
     tied_to_gpu: bool = False
+    onnx_parity_is_engine: bool = False
     compiles: bool = False
     unavailable: Callable[[], str | None] = _usable
 

@@ -15,6 +15,7 @@ from tcan_live.engine.loaded_engine import Engine
 from tcan_live.engine.machine import CudaDevice, cuda_device, release
 from tcan_live.engine.manifest import EngineError, EngineManifest, read_manifest, sha256_bytes
 from tcan_live.engine.registry import backend_kind
+from tcan_live.engine.tile_sizes import TileSizesBackend
 from tcan_live.runtime.backend import InferenceBackend
 
 
@@ -79,6 +80,14 @@ def verified_bytes(folder: Path, name: str, sha256: str) -> bytes:
     return data
 
 
+def verified_engine(folder: Path, manifest: EngineManifest) -> bytes:
+    """Check a single-tile manifest's ONNX and engine file; return the engine's bytes."""
+    onnx = verified_bytes(folder, manifest.onnx_file, manifest.onnx_sha256)
+    if manifest.engine_file == manifest.onnx_file:
+        return onnx
+    return verified_bytes(folder, manifest.engine_file, manifest.engine_sha256)
+
+
 def load_backend(
     path: str | Path, backend: str | None = None, *, threads: int | None = None
 ) -> tuple[InferenceBackend, EngineManifest]:
@@ -114,13 +123,18 @@ def load_backend(
         problem = machine_mismatch(manifest, kind)
         if problem:
             raise EngineError(problem)
-        onnx = verified_bytes(folder, manifest.onnx_file, manifest.onnx_sha256)
-        engine = (
-            onnx
-            if manifest.engine_file == manifest.onnx_file
-            else verified_bytes(folder, manifest.engine_file, manifest.engine_sha256)
-        )
-        return kind.open(engine, manifest, threads), manifest
+        opened: dict[int, InferenceBackend] = {}
+        try:
+            for tile in manifest.tile_sizes:
+                single = manifest.for_tile(tile)
+                opened[tile] = kind.open(verified_engine(folder, single), single, threads)
+        except BaseException:
+            for backend_opened in opened.values():
+                backend_opened.close()
+            raise
+        if len(opened) == 1:
+            return opened[manifest.tile], manifest
+        return TileSizesBackend(opened), manifest
     except EngineError as error:
         raise EngineError(
             f"{folder}: {error}; rebuild with: {manifest.rebuild_command(folder)}"

@@ -12,6 +12,7 @@ import numpy as np
 from tcan_live.core.acquisition import EnhanceResult
 from tcan_live.engine.manifest import default_halo
 from tcan_live.model import NormalizationSpec, load_checkpoint
+from tcan_live.model.complexity import flops_per_pixel_at
 from tcan_live.runtime.backend import InferenceBackend
 from tcan_live.runtime.enhancer import Enhancer
 
@@ -50,6 +51,24 @@ class Engine:
         """The training pixel size that frames are resampled to."""
         return float(self.manifest["pixel_size_nm"])
 
+    @property
+    def tile_sizes(self) -> tuple[int, ...]:
+        """Every tile size the backend runs: the manifest's ``tile`` and ``extra_tiles``."""
+        extra = self.manifest.get("extra_tiles") or ()
+        return (int(self.manifest["tile"]), *(int(variant["tile"]) for variant in extra))
+
+    @property
+    def tile_costs(self) -> dict[int, float] | None:
+        """FLOPs per computed pixel of each tile size, when the manifest records them."""
+        variants = self.manifest.get("extra_tiles") or ()
+        costs = [
+            self.manifest.get("flops_per_pixel"),
+            *(v.get("flops_per_pixel") for v in variants),
+        ]
+        if any(cost is None for cost in costs):
+            return None
+        return {t: float(c) for t, c in zip(self.tile_sizes, costs, strict=True)}
+
     def enhancer(self, **options: Any) -> Enhancer:
         """Return a new enhancer for one frame stream (e.g. one channel of a time-lapse).
 
@@ -62,6 +81,8 @@ class Engine:
             normalization=self.normalization,
             halo=int(self.manifest["halo"]),
             input_fwhm_nm=self.manifest.get("input_fwhm_nm"),
+            tile_sizes=self.tile_sizes,
+            tile_costs=self.tile_costs,
             **options,
         )
 
@@ -84,15 +105,22 @@ class Engine:
         halo: int | None = None,
         max_batch: int = 4,
         device: str = "cpu",
+        extra_tiles: tuple[int, ...] = (),
     ) -> Engine:
         """Run a checkpoint in torch eager fp32 as an engine (no build step).
 
-        Used as the reference in benchmarks and by ``tcan-live evaluate --checkpoint``.
+        Used as the reference in benchmarks and by ``tcan-live evaluate --checkpoint``;
+        ``extra_tiles`` lets it tile frames as an engine with those tile sizes does (with the
+        same FLOP costs per tile, so it picks the same tile per frame size).
         """
         from tcan_live.engine.torch_eager import TorchEagerBackend
 
         checkpoint = load_checkpoint(path, device=device)
         meta = checkpoint.meta
+
+        def cost(size: int) -> float | None:
+            return flops_per_pixel_at(meta.architecture, size) if extra_tiles else None
+
         backend = TorchEagerBackend(checkpoint.generator, tile, max_batch, device)
         manifest = {
             "model_name": meta.model_name,
@@ -103,7 +131,9 @@ class Engine:
             "normalization": meta.normalization.model_dump(mode="json"),
             "input_fwhm_nm": meta.input_fwhm_nm,
             "tile": tile,
-            "halo": default_halo(tile) if halo is None else halo,
+            "halo": default_halo(min((tile, *extra_tiles))) if halo is None else halo,
+            "extra_tiles": [{"tile": size, "flops_per_pixel": cost(size)} for size in extra_tiles],
+            "flops_per_pixel": cost(tile) if extra_tiles else None,
             "max_batch": max_batch,
             "precision": "fp32",
             "backend": "torch-eager",

@@ -88,6 +88,24 @@ class ImportedPackage(FrozenModel):
     postprocessing: tuple[str, ...]
 
 
+class TileVariant(FrozenModel):
+    """One more tile size an engine was compiled for, with its own ONNX and engine file.
+
+    The runtime picks, per frame size, the tile whose plan costs the network the fewest FLOPs
+    (:func:`tcan_live.runtime.tiling.choose_tile`); every variant shares the engine's halo,
+    batch range, precision and backend, and passed the same parity check.
+    """
+
+    tile: int = Field(ge=16)
+    onnx_file: str = Field(pattern=_FILE_NAME)
+    onnx_sha256: str = Field(pattern=_SHA256)
+    engine_file: str = Field(pattern=_FILE_NAME)
+    engine_sha256: str = Field(pattern=_SHA256)
+    parity: ParityFigures
+    onnx_parity: ParityFigures
+    flops_per_pixel: float | None = Field(None, gt=0)
+
+
 class EngineManifest(FrozenModel):
     """Contents of ``manifest.json`` (see ``docs/engines.md`` for every field).
 
@@ -128,6 +146,35 @@ class EngineManifest(FrozenModel):
     compute_capability: str | None = None
     tensorrt_version: str | None = None
     imported_from: ImportedPackage | None = None
+    # Optional: manifests written before several tile sizes existed have neither.
+    flops_per_pixel: float | None = Field(None, gt=0)
+    extra_tiles: tuple[TileVariant, ...] = ()
+
+    @property
+    def tile_costs(self) -> dict[int, float] | None:
+        """FLOPs per computed pixel of each tile size, or None when the manifest lacks any."""
+        costs = [self.flops_per_pixel, *(variant.flops_per_pixel for variant in self.extra_tiles)]
+        if any(cost is None for cost in costs):
+            return None
+        return {tile: float(cost or 0) for tile, cost in zip(self.tile_sizes, costs, strict=True)}
+
+    @property
+    def tile_sizes(self) -> tuple[int, ...]:
+        """Every tile size the engine runs: ``tile`` first, then the extra ones."""
+        return (self.tile, *(variant.tile for variant in self.extra_tiles))
+
+    def for_tile(self, tile: int) -> EngineManifest:
+        """Return the single-tile manifest for ``tile`` (its files and parity)."""
+        if tile == self.tile:
+            return self.model_copy(update={"extra_tiles": ()})
+        for variant in self.extra_tiles:
+            if variant.tile == tile:
+                fields = variant.model_dump(exclude={"tile"})
+                figures = {"parity": variant.parity, "onnx_parity": variant.onnx_parity}
+                return self.model_copy(
+                    update={**fields, **figures, "tile": tile, "extra_tiles": ()}
+                )
+        raise EngineError(f"the engine has no tile {tile} (it has {self.tile_sizes})")
 
     @model_validator(mode="after")
     def _consistent(self) -> EngineManifest:
@@ -137,8 +184,12 @@ class EngineManifest(FrozenModel):
             raise ValueError(f"scale {self.scale} differs from architecture.scale")
         if self.min_batch > self.max_batch:
             raise ValueError(f"min_batch {self.min_batch} exceeds max_batch {self.max_batch}")
-        if 2 * self.halo >= self.tile:
-            raise ValueError(f"halo {self.halo} leaves no tile interior (tile {self.tile})")
+        if 2 * self.halo >= min(self.tile_sizes):
+            raise ValueError(
+                f"halo {self.halo} leaves no tile interior (tile {min(self.tile_sizes)})"
+            )
+        if len(set(self.tile_sizes)) != len(self.tile_sizes):
+            raise ValueError(f"tile sizes {self.tile_sizes} repeat")
         if self.engine_file == self.onnx_file and self.engine_sha256 != self.onnx_sha256:
             raise ValueError("engine_file is onnx_file but their sha256 differ")
         from tcan_live.engine.registry import backend_kind  # the registry imports this module
@@ -163,7 +214,7 @@ class EngineManifest(FrozenModel):
             self.checkpoint_name,
             f"--backend {self.backend}",
             f"--precision {self.precision}",
-            f"--tile {self.tile}",
+            *(f"--tile {tile}" for tile in self.tile_sizes),
             f"--halo {self.halo}",
             f"--max-batch {self.max_batch}",
         ]

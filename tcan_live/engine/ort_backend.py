@@ -112,5 +112,6 @@ KIND = BackendKind(
     precisions=("fp32",),
     open=open_backend,
     library="onnxruntime",
-    why_not="the onnxruntime engine is the CPU engine: fp32 only (fp16 measured no faster there)",
+    why_not="the onnxruntime engine is a CPU engine: fp32 only (fp16 measured no faster there)",
+    onnx_parity_is_engine=True,
 )

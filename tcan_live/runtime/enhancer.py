@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -30,7 +30,7 @@ from tcan_live.runtime.confidence import (
 from tcan_live.runtime.normalize import NormalizationMode, Normalizer
 from tcan_live.runtime.resample import resample_to_pixel_size, resampled_shape
 from tcan_live.runtime.sampling_check import SamplingGuard
-from tcan_live.runtime.tiling import TileAssembler, TilePlan
+from tcan_live.runtime.tiling import TileAssembler, TilePlan, choose_tile
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,12 @@ class Enhancer:
     sampling_guard
         Warn (in :attr:`EnhanceResult.warnings`) when the stream's frames are undersampled or
         their pixel size looks wrong; checked on the first frames at each pixel size.
+    tile_sizes
+        Tile sizes the backend runs (an engine compiled for several); each frame is tiled with
+        the one whose plan costs the least (:func:`~tcan_live.runtime.tiling.choose_tile`).
+        None: the backend's ``tile`` only.
+    tile_costs
+        The network's cost per computed pixel at each tile size (FLOPs); None: equal.
     """
 
     def __init__(
@@ -114,12 +120,16 @@ class Enhancer:
         input_fwhm_nm: float | None = None,
         confidence: ConfidenceSettings | None = None,
         sampling_guard: bool = True,
+        tile_sizes: Sequence[int] | None = None,
+        tile_costs: Mapping[int, float] | None = None,
     ) -> None:
         if output_dtype not in OUTPUT_DTYPES:
             raise ValueError(f"output_dtype {output_dtype!r}: expected float32 or uint16")
         self.backend = backend
         self.pixel_size_nm = pixel_size_nm
         self.halo = halo
+        self.tile_sizes = tuple(tile_sizes) if tile_sizes else (backend.tile,)
+        self.tile_costs = dict(tile_costs) if tile_costs else None
         self.output_dtype = output_dtype
         self.policy = pixel_size_policy or PixelSizePolicy()
         self.max_output_pixels = max_output_pixels
@@ -166,13 +176,19 @@ class Enhancer:
         """
         prepared = [self._prepare(frame, size) for frame, size in frames]
         assemblers = [TileAssembler(p.plan) for p in prepared]
-        queue = [(index, tile) for index, p in enumerate(prepared) for tile in p.tiles]
         batch_size = self.backend.max_batch
-        for first in range(0, len(queue), batch_size):
-            chunk = queue[first : first + batch_size]
-            outputs = self.backend.run(np.stack([tile for _, tile in chunk])[:, None])
-            for (index, _), output in zip(chunk, outputs, strict=True):
-                assemblers[index].add(output[0])
+        for size in sorted({p.plan.tile for p in prepared}):  # a batch holds one tile size
+            queue = [
+                (index, tile)
+                for index, p in enumerate(prepared)
+                if p.plan.tile == size
+                for tile in p.tiles
+            ]
+            for first in range(0, len(queue), batch_size):
+                chunk = queue[first : first + batch_size]
+                outputs = self.backend.run(np.stack([tile for _, tile in chunk])[:, None])
+                for (index, _), output in zip(chunk, outputs, strict=True):
+                    assemblers[index].add(output[0])
         return [
             self._finish(p, assembler.result())
             for p, assembler in zip(prepared, assemblers, strict=True)
@@ -243,10 +259,11 @@ class Enhancer:
         raw = _float_pixels(frame)
         intensity = self.normalizer.range_for(raw)
         matched = resample_to_pixel_size(raw, size, self.pixel_size_nm)
-        plan = TilePlan.for_frame(matched.shape, self.backend.tile, self.halo, scale)
+        shape = (matched.shape[0], matched.shape[1])
+        tile = choose_tile(shape, self.tile_sizes, self.halo, self.tile_costs)
+        plan = TilePlan.for_frame(shape, tile, self.halo, scale)
         tiles = list(plan.tiles(intensity.normalize(matched)))
         warnings = self.guard.check(raw, size) if self.guard is not None else ()
-        shape = (matched.shape[0], matched.shape[1])
         return _Prepared(plan, tiles, intensity, frame.dtype, raw, size, shape, warnings)
 
     def _finish(self, prepared: _Prepared, output: np.ndarray) -> EnhanceResult:

@@ -11,13 +11,17 @@ output frame itself plus one batch of tiles).
 The frame borders get the mirrored halo too, even where the frame alone would fit one tile:
 measured on the beads held-out set (8 x 256 px, tile 256), one unpadded tile instead of four
 lost 1.1 dB PSNR and two thirds of the SNR, from the convolutions' zero padding at its edges.
+
+An engine compiled for several tile sizes lets :func:`choose_tile` pick, per frame size, the
+one whose plan costs the least: pixels computed (the halo overhead, :attr:`TilePlan.overhead`)
+times the network's cost per pixel at that tile.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +82,16 @@ class TilePlan:
         """Shape of the assembled output."""
         return (self.shape[0] * self.scale, self.shape[1] * self.scale)
 
+    @property
+    def computed_pixels(self) -> int:
+        """Input pixels the network computes for this frame: tiles x tile area."""
+        return self.count * self.tile * self.tile
+
+    @property
+    def overhead(self) -> float:
+        """Halo overhead: pixels the network computes per pixel of the frame."""
+        return self.computed_pixels / (self.shape[0] * self.shape[1])
+
     def overlaps(self) -> tuple[np.ndarray, np.ndarray]:
         """Return boolean masks of the output rows and columns where neighbouring tiles blend."""
 
@@ -109,6 +123,32 @@ class TilePlan:
         padded = self.pad(image.astype(np.float32, copy=False))
         for y, x in self.positions():
             yield padded[y : y + self.tile, x : x + self.tile]
+
+
+def choose_tile(
+    shape: tuple[int, int],
+    tiles: Sequence[int],
+    halo: int,
+    cost_per_pixel: Mapping[int, float] | None = None,
+) -> int:
+    """Return the tile size among ``tiles`` whose plan for ``shape`` costs the least.
+
+    The cost is the pixels the plan computes times ``cost_per_pixel[tile]`` (the network's
+    FLOPs per computed pixel at that tile; 1 for every tile when None, i.e. the fewest pixels).
+    The cost per pixel matters: the matmul spectrum's cost grows with the tile side, so a large
+    tile with less halo overhead can cost more than smaller tiles (docs/engines.md). Ties go to
+    the smaller tile (less memory per batch). Only tiles with an interior (``2 * halo < tile``)
+    are considered.
+    """
+    usable = [tile for tile in tiles if 2 * halo < tile]
+    if not usable:
+        raise ValueError(f"halo {halo} too large for every tile of {tuple(tiles)}")
+
+    def cost(tile: int) -> tuple[float, int]:
+        per_pixel = 1.0 if cost_per_pixel is None else cost_per_pixel[tile]
+        return TilePlan.for_frame(shape, tile, halo, 1).computed_pixels * per_pixel, tile
+
+    return min(usable, key=cost)
 
 
 class TileAssembler:

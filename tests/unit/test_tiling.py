@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tcan_live.engine.manifest import default_halo
-from tcan_live.runtime.tiling import TileAssembler, TilePlan
+from tcan_live.runtime.tiling import TileAssembler, TilePlan, choose_tile
 
 
 def _assemble(image: np.ndarray, tile: int, halo: int, scale: int) -> np.ndarray:
@@ -41,3 +41,34 @@ def test_halo_must_leave_a_core() -> None:
 def test_default_halo() -> None:
     assert default_halo(256) == 32
     assert default_halo(32) == 8
+
+
+@pytest.mark.parametrize(
+    ("size", "tile", "overhead"),
+    [(512, 320, 1.5625), (1024, 320, 1.5625), (512, 576, 1.265625), (1024, 576, 1.265625)],
+)
+def test_halo_overhead_is_pixels_computed_per_frame_pixel(
+    size: int, tile: int, overhead: float
+) -> None:
+    plan = TilePlan.for_frame((size, size), tile, 32, 1)
+    assert plan.overhead == pytest.approx(overhead)
+    assert plan.computed_pixels == plan.count * tile * tile
+
+
+def test_the_tile_with_the_fewest_computed_pixels_is_chosen() -> None:
+    # Halo 32: a 512 frame fits one 576 tile (1.27x) where 320 tiles need four (1.56x).
+    assert choose_tile((512, 512), (320, 576), 32) == 576
+    assert choose_tile((1024, 1024), (320, 576), 32) == 576
+    assert choose_tile((256, 256), (320, 576), 32) == 320
+    # Ties go to the smaller tile; tiles without an interior are never chosen.
+    assert choose_tile((56, 56), (32, 64), 8) == 32
+    assert choose_tile((512, 512), (48, 320), 32) == 320
+    with pytest.raises(ValueError, match="too large"):
+        choose_tile((64, 64), (48,), 32)
+
+
+def test_a_tile_that_costs_more_per_pixel_can_lose_despite_less_overhead() -> None:
+    # 512 px frame: one 576 tile computes 331,776 pixels, four 320 tiles 409,600.
+    assert choose_tile((512, 512), (320, 576), 32, {320: 1.0, 576: 1.2}) == 576
+    # The small preset's FLOPs per pixel at 320 and 576 (the matmul spectrum grows with tile).
+    assert choose_tile((512, 512), (320, 576), 32, {320: 500_705.0, 576: 795_616.0}) == 320
