@@ -49,7 +49,7 @@ class ConfidenceSettings(FrozenModel):
     min_residual_to_noise
         A frame whose result leaves less residual than this fraction of its noise is flagged:
         the result explains the noise itself (structure made of noise). Measured on the
-        shipped small engines: 1.1-1.9 on simulated cells, 0.36-0.43 on noise-only frames; a
+        issue-5 small engines: 1.1-1.9 on simulated cells, 0.36-0.43 on noise-only frames; a
         result equal to its (noisy) input gives about 0.6.
     """
 
