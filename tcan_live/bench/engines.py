@@ -13,6 +13,7 @@ network FLOP/s is given as a fraction of them.
 from __future__ import annotations
 
 import gc
+import math
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -220,7 +221,11 @@ def run_bench(
         m = r.manifest
         tile = choose_tile((size, size), m.tile_sizes, m.halo, m.tile_costs)
         plan = TilePlan.for_frame((size, size), tile, m.halo, m.scale)
-        frame_flops = plan.computed_pixels * flops_per_pixel_at(m.architecture, plan.tile)
+        frame_flops = (  # an engine imported from a foreign package: its FLOPs are unknown
+            plan.computed_pixels * flops_per_pixel_at(m.architecture, plan.tile)
+            if m.architecture is not None
+            else math.nan
+        )
         achieved = best[r.label] * 1e6 / (size * size) * frame_flops
         runs.append(
             BenchRun(
