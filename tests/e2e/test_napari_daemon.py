@@ -105,9 +105,9 @@ def test_widget_layers_follow_every_published_frame_of_a_daemon(
         wait_until(lambda: widget.control is not None and widget.control.ready.is_set())
     finally:
         widget.disconnect_from()
-    # A raw and an SR preview per frame, less any the publisher's latest-wins mailbox replaced
-    # before sending (the daemon's side: it never waits, not even for its own publisher).
-    assert frames <= sent <= 2 * frames, output
+    # A raw, an SR and a confidence preview per frame, less any the publisher's latest-wins
+    # mailbox replaced before sending (the daemon never waits, not even for its publisher).
+    assert frames <= sent <= 3 * frames, output
     # A PUB discards what it sends before a subscription has reached it, and while the viewer
     # makes its first layers (a second or so of software rendering) the daemon's first
     # previews come faster than it paints, so the newest of a topic replaces older ones
@@ -116,7 +116,7 @@ def test_widget_layers_follow_every_published_frame_of_a_daemon(
     assert len(seqs) + widget.control.merged == widget.control.received
     tail = next(i for i in range(len(seqs)) if seqs[i:] == list(range(seqs[i], sent)))
     assert len(seqs) - tail >= frames, seqs  # at least the second half, unbroken
-    assert set(widget.layers.frames) == {"raw microtubules", "SR microtubules"}
+    assert {"raw microtubules", "SR microtubules"} <= set(widget.layers.frames)
     raw, sr = viewer.layers["raw microtubules"], viewer.layers["SR microtubules"]
     np.testing.assert_allclose(raw.scale, [RAW_NM / 1000] * 2)
     np.testing.assert_allclose(sr.scale, [SR_NM / 1000] * 2)

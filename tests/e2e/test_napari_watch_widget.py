@@ -70,6 +70,7 @@ def test_watch_once_from_the_widget_fills_a_store(
     assert [options["name"] for _, options, _ in read_store(str(out))] == [
         ["raw microtubules"],
         ["SR microtubules"],
+        ["confidence microtubules"],  # the consistency maps, hidden by default
     ]
 
 
