@@ -95,9 +95,7 @@ class Daemon:
                 )
                 for name, channel in config.channels.items()
             }
-            # Maps are kept only where results are checked.
-            keep_qc = config.output.include_qc and config.confidence.enabled
-            self.store = OmeZarrSink(config.output.model_copy(update={"include_qc": keep_qc}))
+            self.store = OmeZarrSink(config.output)
             self.publisher = PreviewPublisher(config.preview) if config.preview.enabled else None
         except Exception:
             self._close_engines()

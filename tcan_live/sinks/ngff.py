@@ -116,6 +116,17 @@ def image_attributes(
     }
 
 
+def z_step_of(ome: object) -> float | None:
+    """Return the z step (nm) an image's ``ome`` attributes record, None when unknown."""
+    try:
+        multiscale = ome["multiscales"][0]  # type: ignore[index]
+        z_axis = multiscale["axes"][2]
+        scale = multiscale["datasets"][0]["coordinateTransformations"][0]["scale"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return float(scale[2]) * 1000.0 if "unit" in z_axis else None
+
+
 def container_attributes() -> dict[str, Any]:
     """Return the ``ome`` attributes of a bioformats2raw container (images ``0``, ``1``...)."""
     return {"version": NGFF_VERSION, "bioformats2raw.layout": 3}

@@ -44,6 +44,7 @@ from tcan_live.sinks.ngff import (
     image_attributes,
     image_name,
     ome_xml,
+    z_step_of,
 )
 from tcan_live.sinks.store_layout import (
     BACKLOG_GROUP,
@@ -177,7 +178,8 @@ class _Image:
     position: Position
     sr: ZarrArray
     raw: ZarrArray
-    qc: ZarrArray | None = None
+    qc: ZarrArray | None = None  # made with the image's first checked result
+    z_step_nm: float | None = None
 
 
 def _layout_differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
@@ -324,17 +326,12 @@ class OmeZarrSink:
         return root
 
     def _containers(self) -> list[str]:
-        """Return the bioformats2raw containers this store writes: sr, raw and qc if kept."""
-        kinds = [SR_GROUP]
-        if self.config.include_raw:
-            kinds.append(RAW_GROUP)
-        if self.config.include_qc:
-            kinds.append(QC_GROUP)
-        return kinds
+        """Return the bioformats2raw containers made with the store: sr, and raw if kept.
 
-    def _keeps_qc(self) -> bool:
-        """Consistency maps are kept: asked for, and the store was made with their container."""
-        return self.config.include_qc and (self.path / QC_GROUP / "zarr.json").exists()
+        ``qc`` is made with the first checked result, so a store whose frames were never
+        checked has no maps rather than maps of zeros.
+        """
+        return [SR_GROUP, RAW_GROUP] if self.config.include_raw else [SR_GROUP]
 
     def _reopen_images(self) -> None:
         """Find every image already in the store (its group's own record is authoritative)."""
@@ -350,13 +347,19 @@ class OmeZarrSink:
                 raw = self._root[array_path(self._raw_group(), series)]
             except KeyError:
                 break  # made only in part when the writer was killed: made again when needed
-            qc = None
-            if self._keeps_qc():
-                try:
-                    qc = self._root[array_path(QC_GROUP, series)]
-                except KeyError:
-                    break
-            self._images[position.key] = _Image(series, position, sr, raw, qc)  # type: ignore[arg-type]
+            try:
+                qc = self._root[array_path(QC_GROUP, series)]
+            except KeyError:
+                qc = None  # no checked result yet, or half made: made again when needed
+            z_step_nm = z_step_of(dict(group.attrs).get("ome"))
+            self._images[position.key] = _Image(
+                series,
+                position,
+                sr,  # type: ignore[arg-type]
+                raw,  # type: ignore[arg-type]
+                qc,  # type: ignore[arg-type]
+                z_step_nm,
+            )
             series += 1
         self._record_images()  # a kill after an image was made, before it was listed
 
@@ -372,44 +375,78 @@ class OmeZarrSink:
         layout, series = self._layout, len(self._images)
         if z_step_nm is None:
             z_step_nm = layout.z_step_nm
-        arrays: dict[str, ZarrArray] = {}
-        kinds = [
-            (SR_GROUP, layout.sr_shape, layout.sr_pixel_size_nm, SR_DTYPE),
-            (self._raw_group(), layout.raw_shape, layout.raw_pixel_size_nm, layout.raw_dtype),
-        ]
-        if self._keeps_qc():
-            kinds.append((QC_GROUP, layout.raw_shape, layout.raw_pixel_size_nm, QC_DTYPE))
-        for kind, shape, pixel_size_nm, dtype in kinds:
-            attributes: dict[str, Any] = {LAYOUT_ATTRIBUTE: position_document(position)}
-            if kind != BACKLOG_GROUP:
-                attributes["ome"] = image_attributes(
-                    kind,
-                    position,
-                    layout.channels,
-                    pixel_size_nm,
-                    z_step_nm,
-                    layout.time_increment_s,
-                    layout.raw_dtype,
-                    window=QC_WINDOW if kind == QC_GROUP else None,
-                )
-            # overwrite: a group of this number can only be what a killed writer left half made.
-            group = self._root.create_group(
-                image_path(kind, series), attributes=attributes, overwrite=True
-            )
-            arrays[kind] = group.create_array(
-                "0",
-                shape=(0, len(layout.channels), 0, *shape),
-                chunks=(1, 1, 1, *shape),
-                dtype=dtype,
-                fill_value=0,
-                dimension_names=AXES,
-            )
-        image = _Image(
-            series, position, arrays[SR_GROUP], arrays[self._raw_group()], arrays.get(QC_GROUP)
+        sr = self._make_array(
+            SR_GROUP, series, position, z_step_nm, layout.sr_pixel_size_nm, SR_DTYPE
         )
+        raw = self._make_array(
+            self._raw_group(),
+            series,
+            position,
+            z_step_nm,
+            layout.raw_pixel_size_nm,
+            layout.raw_dtype,
+        )
+        image = _Image(series, position, sr, raw, None, z_step_nm)
         self._images[position.key] = image
         self._record_images()
         return image
+
+    def _qc_array(self, image: _Image) -> ZarrArray:
+        """Return the image's consistency maps, making them (and their container) if needed."""
+        assert self._root is not None and self._layout is not None
+        if image.qc is None:
+            if not (self.path / QC_GROUP / "zarr.json").exists():
+                self._root.create_group(
+                    QC_GROUP, attributes={"ome": container_attributes()}, overwrite=True
+                )
+            image.qc = self._make_array(
+                QC_GROUP,
+                image.series,
+                image.position,
+                image.z_step_nm,
+                self._layout.raw_pixel_size_nm,
+                QC_DTYPE,
+            )
+            self._record_images()
+        return image.qc
+
+    def _make_array(
+        self,
+        kind: str,
+        series: int,
+        position: Position,
+        z_step_nm: float | None,
+        pixel_size_nm: float,
+        dtype: str,
+    ) -> ZarrArray:
+        """Make one kind's image group and its empty (0, c, 0, y, x) array for ``series``."""
+        assert self._root is not None and self._layout is not None
+        layout = self._layout
+        shape = layout.sr_shape if kind == SR_GROUP else layout.raw_shape
+        attributes: dict[str, Any] = {LAYOUT_ATTRIBUTE: position_document(position)}
+        if kind != BACKLOG_GROUP:
+            attributes["ome"] = image_attributes(
+                kind,
+                position,
+                layout.channels,
+                pixel_size_nm,
+                z_step_nm,
+                layout.time_increment_s,
+                layout.raw_dtype,
+                window=QC_WINDOW if kind == QC_GROUP else None,
+            )
+        # overwrite: a group of this number can only be what a killed writer left half made.
+        group = self._root.create_group(
+            image_path(kind, series), attributes=attributes, overwrite=True
+        )
+        return group.create_array(
+            "0",
+            shape=(0, len(layout.channels), 0, *shape),
+            chunks=(1, 1, 1, *shape),
+            dtype=dtype,
+            fill_value=0,
+            dimension_names=AXES,
+        )
 
     def _record_images(self) -> None:
         """List the images in the root attributes and each container's OME-XML (for readers)."""
@@ -421,7 +458,7 @@ class OmeZarrSink:
             for image in ordered
         ]
         self._root.attrs[LAYOUT_ATTRIBUTE] = document
-        kinds = [kind for kind in self._containers() if (self.path / kind).is_dir()]
+        kinds = [kind for kind in (SR_GROUP, RAW_GROUP, QC_GROUP) if (self.path / kind).is_dir()]
         for kind in kinds:
             target = self.path / kind / OME_XML_PATH
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -608,10 +645,10 @@ class OmeZarrSink:
             target = self._images[key.image]
             channel = self._channel_index[frame.channel]
             with self._disk_full_is_clear(frame, "super-resolved frame"):
-                if target.qc is not None and result.consistency is not None:
+                if self.config.include_qc and result.consistency is not None:
                     # Before the SR chunk: a frame journalled complete has its map.
                     consistency = result.consistency.map.astype(QC_DTYPE, copy=False)
-                    self._write_chunk(target.qc, key, channel, consistency)
+                    self._write_chunk(self._qc_array(target), key, channel, consistency)
                 self._write_chunk(target.sr, key, channel, image.astype(SR_DTYPE, copy=False))
                 record["completed_at"] = time.time()
                 journal.append(record)

@@ -20,7 +20,7 @@ TIME_POINTS, SLICES = 3, 2
 
 
 def write_store(path: Path) -> None:
-    sink = OmeZarrSink(OutputConfig(path=path, fsync=False, include_qc=False))  # maps: below
+    sink = OmeZarrSink(OutputConfig(path=path, fsync=False))
     sink.setup(dataclasses.replace(layout(), z_step_nm=500.0))
     for t in range(TIME_POINTS):
         for z in range(SLICES):
