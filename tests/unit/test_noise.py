@@ -44,3 +44,11 @@ def test_noise_free_and_tiny_images() -> None:
     assert fit_noise_model(np.full((8, 8), 7.0)).sigma(np.array([7.0]))[0] == 0.0
     with pytest.raises(ValueError, match="at least 3 x 3"):
         noise_sigma(np.zeros((2, 9)))
+
+
+def test_large_frames_are_sampled_without_bias() -> None:
+    rng = np.random.default_rng(9)
+    large = 100.0 + rng.poisson(20, (1100, 1000)).astype(np.float64)  # over the sample size
+    assert noise_sigma(large) == pytest.approx(np.sqrt(20), rel=0.03)
+    ramp = np.add.outer(np.arange(1100.0), np.arange(1000.0)) + rng.normal(0, 2.0, (1100, 1000))
+    assert noise_sigma(ramp) == pytest.approx(2.0, rel=0.03)  # a smooth gradient is no noise
