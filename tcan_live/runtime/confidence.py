@@ -30,6 +30,7 @@ _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 # A frame whose re-blurred result correlates this well with it calibrates the stream.
 _CALIBRATION_RSP = 0.5
 _ALPHA_HISTORY = 20
+_CALIBRATION_ATTEMPTS = 5  # frames tried for the re-blur fit before its physical value stays
 _ROUNDING_SIGMA = 1.0 / math.sqrt(12.0)  # noise of rounding to integers
 
 
@@ -83,6 +84,7 @@ class ConsistencyChecker:
         self.settings = settings
         self.input_fwhm_nm = input_fwhm_nm or DEFAULT_INPUT_FWHM_NM
         self._blur_nm: float | None = None
+        self._calibrations_left = _CALIBRATION_ATTEMPTS
         self._alphas: deque[float] = deque(maxlen=_ALPHA_HISTORY)
 
     @property
@@ -119,7 +121,8 @@ class ConsistencyChecker:
         reference = frame.astype(np.float64, copy=False)
         on_grid = resample_to_shape(_bin_to(output, matched_shape), reference.shape)
         psf_sigma_px = self.input_fwhm_nm / _FWHM_PER_SIGMA / frame_pixel_nm
-        if self._blur_nm is None:
+        if self._blur_nm is None and self._calibrations_left > 0:
+            self._calibrations_left -= 1  # a stream of blank frames keeps the physical width
             self._calibrate(reference, on_grid, frame_pixel_nm)
         figures = consistency_map(
             reference,

@@ -155,3 +155,15 @@ def test_a_flat_integer_frame_has_a_rounding_noise_floor() -> None:
     result = checker.check(flat, 50.0, output + 100.0, flat.shape, integer_counts=True)
     assert result.flagged  # structure shown on a frame that has none
     assert np.isfinite(result.map).all() and float(np.abs(result.map).max()) < 1e4
+
+
+def test_blank_frames_use_up_the_calibration_attempts() -> None:
+    rng = np.random.default_rng(11)
+    checker = ConsistencyChecker(ConfidenceSettings(), input_fwhm_nm=250.0)
+    physical = checker.blur_nm
+    for _ in range(5):  # nothing to fit the re-blur width on
+        blank = 100.0 + rng.poisson(20.0, (SIZE, SIZE)).astype(np.float64)
+        checker.check(blank, 50.0, np.full((SIZE, SIZE), 120.0), blank.shape)
+    frame, output = _scene()
+    checker.check(frame, 50.0, output, frame.shape)
+    assert checker.blur_nm == physical  # no fit on the sixth frame: the width stays physical
