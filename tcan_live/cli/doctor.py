@@ -21,7 +21,7 @@ def doctor(
     """
     from tcan_live.sinks.doctor import examine_store
 
-    console = plain_console(soft_wrap=True)
+    console = plain_console()
     with one_line_errors(console):
         report = examine_store(store)
     counts = ", ".join(f"{count} {state}" for state, count in report.counts.items())

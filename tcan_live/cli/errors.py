@@ -33,8 +33,11 @@ def plain_console(**options: Any) -> Console:
 
     Every command prints file names, channel names and messages that arrive from outside;
     read as markup, a name like ``a[/]b`` would end the program. Styling is done with
-    ``rich.text.Text`` instead.
+    ``rich.text.Text`` instead. Lines are not wrapped at the terminal's width (a path split
+    over two lines cannot be copied, and a script reading the output sees one line per result);
+    tables still fit the width.
     """
+    options.setdefault("soft_wrap", True)
     return Console(markup=False, highlight=False, **options)
 
 

@@ -120,7 +120,7 @@ def infer(
     from tcan_live.runtime.enhancer import OUTPUT_DTYPES
     from tcan_live.runtime.normalize import NORMALIZATION_MODES
 
-    console = plain_console(stderr=True, soft_wrap=True)
+    console = plain_console(stderr=True)
     if normalization not in NORMALIZATION_MODES:
         fail(
             console,

@@ -51,7 +51,7 @@ def ship_engine(
     from tcan_live_training.heldout import HELD_OUT_SEED, HeldOutSpec
     from tcan_live_training.ship import ship_engine as ship
 
-    console = plain_console(soft_wrap=True)
+    console = plain_console()
     command = shlex.join(["tcan-live", *sys.argv[1:]])
     with one_line_errors(console):
         ship(

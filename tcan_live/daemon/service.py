@@ -31,6 +31,7 @@ from tcan_live.preview.publisher import PreviewPublisher
 from tcan_live.sinks.omezarr import OmeZarrSink
 from tcan_live.sinks.rejected import RejectedFrames
 from tcan_live.sinks.store_layout import stored_layout
+from tcan_live.sources.core_signals import connect_on_emitting_thread
 from tcan_live.sources.kind import SourceContext, SourceKind
 from tcan_live.sources.protocol import FrameSource, OnePassSource
 from tcan_live.sources.pycromanager_hook import ImageProcessFn, PycromanagerSource
@@ -123,7 +124,7 @@ class Daemon:
         self.progress = AcquisitionProgress()
         self.pipeline.events.frame_stored.connect(self.progress.record)
         if core is not None:  # an MDA announces its plan: the dashboard shows n of N per axis
-            core.mda.events.sequenceStarted.connect(self._on_sequence_started)
+            connect_on_emitting_thread(core.mda.events.sequenceStarted, self._on_sequence_started)
         self.source: FrameSource | None = None
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 from tcan_live.core.acquisition import Frame, Position
 from tcan_live.core.frame_check import MAX_TIME_INDEX, checked_or_marked
 from tcan_live.core.settings import ConfigError
+from tcan_live.sources.core_signals import connect_on_emitting_thread
 from tcan_live.sources.kind import SourceContext, SourceKind, SourceSettings
 from tcan_live.sources.metadata import ElapsedClock, um_to_nm
 from tcan_live.sources.protocol import ErrorCallback, FrameCallback
@@ -34,9 +35,10 @@ class MMCoreSource:
     """Hands every frame of ``core.mda`` runs to the pipeline.
 
     Connected to ``core.mda.events.frameReady``, which pymmcore-plus emits on its acquisition
-    thread: the handler copies the frame (the core may reuse its buffer), reads (t, channel),
-    pixel size and time from the event and metadata, and calls ``emit``. Nothing else runs
-    there, so the acquisition never waits for inference.
+    thread; the handler runs there under psygnal and Qt signals alike. It copies the frame (the
+    core may reuse its buffer), reads (t, channel), pixel size and time from the event and
+    metadata, and calls ``emit``. Nothing else runs there, so the acquisition never waits for
+    inference.
 
     Parameters
     ----------
@@ -82,8 +84,8 @@ class MMCoreSource:
             raise RuntimeError("MMCoreSource is already started")
         self._emit = emit
         events = self._core.mda.events
-        events.sequenceStarted.connect(self._on_sequence_started)
-        events.frameReady.connect(self._on_frame_ready)
+        connect_on_emitting_thread(events.sequenceStarted, self._on_sequence_started)
+        connect_on_emitting_thread(events.frameReady, self._on_frame_ready)
 
     @property
     def finished(self) -> bool:

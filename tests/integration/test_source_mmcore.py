@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import useq
 
-from tcan_live.core.acquisition import Frame
+from tcan_live.core.acquisition import Frame, FrameKey
 from tcan_live.daemon.demo_microscope import build_demo_core
 from tcan_live.sources.mmcore import MMCoreSource
 
@@ -135,3 +135,26 @@ def test_frames_without_a_pixel_size_arrive_marked_so_they_are_kept(
     delivered = _drain(frames)
     assert len(delivered) == 4
     assert all(frame.problem and "no pixel size" in frame.problem for frame in delivered)
+
+
+def test_frames_arrive_when_the_core_was_made_under_a_qt_application(
+    rng: np.random.Generator, napari_display: str
+) -> None:
+    """pymmcore-plus then emits Qt signals; nothing here runs a Qt event loop."""
+    pytest.importorskip("napari", reason="Qt comes with the napari extra")
+    from napari.qt import get_qapp
+
+    get_qapp()
+    core = build_demo_core(_stack(rng), CHANNELS, pixel_size_um=0.248)
+    assert type(core.mda.events).__name__ == "QMDASignaler"  # the backend under test
+    source = MMCoreSource(core)
+    frames: queue.Queue[Frame] = queue.Queue()
+    source.start(frames.put)
+    core.mda.run(_sequence())  # on this thread: blocks until the acquisition ends
+    core.run_mda(_sequence()).join()  # on pymmcore-plus's own acquisition thread
+    source.stop()
+
+    got = _drain(frames)
+    assert sorted(f.key for f in got) == sorted(
+        FrameKey(t, c, run=run) for run in (0, 1) for t in range(TIMEPOINTS) for c in CHANNELS
+    )
