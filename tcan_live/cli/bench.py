@@ -456,6 +456,60 @@ def bench_batch(
         fail(console, "a run did not store every frame once with the same pixels", RUN_ERROR)
 
 
+@bench_app.command("napari")
+def bench_napari(
+    engine: EngineOption,
+    frames: Annotated[int, typer.Option("--frames", min=2, help="Frames per daemon run.")] = 24,
+    size: SizeOption = 256,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Turns, each without then with the viewer.")
+    ] = 3,
+    display_rate: Annotated[
+        float,
+        typer.Option("--display-rate", min=0.5, max=60.0, help="The widget's repaints per second."),
+    ] = 5.0,
+    json_out: JsonOption = None,
+) -> None:
+    """Measure a daemon's throughput with napari's live widget attached and without."""
+    from tcan_live.napari.bench import viewer_cost
+
+    console = plain_console()
+    with one_line_errors(console):
+        report = viewer_cost(
+            engine,
+            frames=frames,
+            size=size,
+            repeats=repeats,
+            display_rate_hz=display_rate,
+            log=step_logger(console),
+        )
+    table = Table(
+        title=f"daemon with napari's live widget: {frames} frames of {size} x {size}, "
+        f"{repeats} alternating turns, display rate {display_rate:g} Hz"
+    )
+    for header in ("turn", "without frames/s", "with frames/s", "with / without"):
+        table.add_column(header, justify="right")
+    turns = zip(report["frames_per_s_without"], report["frames_per_s_with"], strict=True)
+    for turn, (without, with_viewer) in enumerate(turns, start=1):
+        table.add_row(
+            str(turn), f"{without:.3f}", f"{with_viewer:.3f}", f"{with_viewer / without:.3f}"
+        )
+    table.add_row(
+        "median",
+        f"{report['median_without']:.3f}",
+        f"{report['median_with']:.3f}",
+        f"{report['median_turn_ratio']:.3f}",
+    )
+    console.print(table)
+    console.print(
+        f"with / without: median of the turns' ratios {report['median_turn_ratio']:.3f}, "
+        f"ratio of the medians {report['with_over_without']:.3f}; viewer: "
+        f"{report['previews_received']} previews received, {report['previews_shown']} given to "
+        "layers (newer ones replace older, latest wins; hidden layers draw when shown)"
+    )
+    _write_json(console, report, json_out)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``bench`` command group to the CLI."""
     app.add_typer(bench_app, name="bench")

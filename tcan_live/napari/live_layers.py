@@ -45,6 +45,14 @@ def qc_figures(header: dict[str, Any]) -> dict[str, str]:
     return shown
 
 
+def _placement(preview: Preview) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Return a preview's layer scale and translation (um), from its pixel size."""
+    pixel_nm = preview.header.get("pixel_size_nm")
+    pixel_um = float(pixel_nm) / 1000.0 if isinstance(pixel_nm, (int, float)) else 1.0
+    shift = corner_translate(pixel_um)
+    return (pixel_um, pixel_um), (shift, shift)
+
+
 @dataclass
 class LiveLayers:
     """Puts previews into a viewer's layers.
@@ -56,14 +64,17 @@ class LiveLayers:
     show_raw, show_qc
         Whether new raw and confidence layers start visible (super-resolved ones always do).
     frames
-        Previews shown so far, per layer name.
+        Previews given to each layer so far, per layer name (a hidden layer holds its
+        newest, see ``held``).
     figures
         The latest QC figures per channel (SR and confidence headers merged).
     seqs
-        The publisher's sequence numbers of the previews shown, per layer name (gaps: previews
-        this viewer never showed).
+        The publisher's sequence numbers of the previews given to each layer (gaps: previews
+        this viewer never received, or merged before showing).
     grid
         Whether raw and SR are shown side by side (:meth:`side_by_side`).
+    held
+        The newest preview of each hidden layer, drawn when the layer is made visible.
     """
 
     viewer: napari.Viewer
@@ -73,29 +84,40 @@ class LiveLayers:
     figures: dict[str, dict[str, str]] = field(default_factory=dict)
     seqs: dict[str, list[int]] = field(default_factory=dict)
     grid: bool = False
+    held: dict[str, Preview] = field(default_factory=dict)
 
     def show(self, preview: Preview) -> str | None:
         """Show ``preview`` in its layer (made on first use); return the layer name.
 
+        A hidden layer keeps the newest preview and draws it when it is made visible: slicing,
+        thumbnails and contrast of images nobody sees would take CPU from the daemon.
         Previews of other kinds (composites, projections) are ignored and return None.
         """
         if preview.kind not in LAYER_KINDS:
             return None
         name = layer_name(preview)
-        pixel_nm = preview.header.get("pixel_size_nm")
-        pixel_um = float(pixel_nm) / 1000.0 if isinstance(pixel_nm, (int, float)) else 1.0
-        scale = (pixel_um, pixel_um)
-        translate = (corner_translate(pixel_um),) * 2
-        image = np.asarray(preview.image)
         if name in self.viewer.layers:
             layer = self.viewer.layers[name]
-            layer.data = image
-            layer.scale = scale
-            layer.translate = translate
-            if preview.kind != "qc":
-                layer.contrast_limits = contrast_limits(image)
-        elif preview.kind == "qc":
-            self.viewer.add_image(
+            if layer.visible:
+                self._draw(layer, preview)
+            else:
+                self.held[name] = preview
+        else:
+            self._add(name, preview)
+        if name not in self.frames and self.grid:
+            self.side_by_side(True)  # a new layer: order and cells again
+        self.frames[name] += 1
+        self.seqs.setdefault(name, []).append(int(preview.header["seq"]))
+        figures = qc_figures(preview.header)
+        if figures:
+            self.figures.setdefault(preview.channel, {}).update(figures)
+        return name
+
+    def _add(self, name: str, preview: Preview) -> None:
+        image = np.asarray(preview.image)
+        scale, translate = _placement(preview)
+        if preview.kind == "qc":
+            layer = self.viewer.add_image(
                 image,
                 name=name,
                 scale=scale,
@@ -104,7 +126,7 @@ class LiveLayers:
                 **qc_layer_options(),
             )
         else:
-            self.viewer.add_image(
+            layer = self.viewer.add_image(
                 image,
                 name=name,
                 scale=scale,
@@ -114,14 +136,25 @@ class LiveLayers:
                 blending="additive",
                 visible=preview.kind == "sr" or self.show_raw,
             )
-        if name not in self.frames and self.grid:
-            self.side_by_side(True)  # a new layer: order and cells again
-        self.frames[name] += 1
-        self.seqs.setdefault(name, []).append(int(preview.header["seq"]))
-        figures = qc_figures(preview.header)
-        if figures:
-            self.figures.setdefault(preview.channel, {}).update(figures)
-        return name
+
+        def draw_held(event: Any) -> None:
+            held = self.held.pop(name, None) if layer.visible else None
+            if held is not None:
+                self._draw(layer, held)
+
+        layer.events.visible.connect(draw_held)
+
+    @staticmethod
+    def _draw(layer: Any, preview: Preview) -> None:
+        image = np.asarray(preview.image)
+        scale, translate = _placement(preview)
+        layer.data = image
+        if not np.allclose(layer.scale, scale):  # each change re-lays the canvas out
+            layer.scale = scale
+        if not np.allclose(layer.translate, translate):
+            layer.translate = translate
+        if preview.kind != "qc":
+            layer.contrast_limits = contrast_limits(image)
 
     def figures_text(self) -> str:
         """Return the QC figures as lines of text, one per channel."""

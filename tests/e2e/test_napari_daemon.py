@@ -1,14 +1,11 @@
 """A real daemon (``tcan-live run``, its own process) and napari's live widget (this process)
-over real sockets: every published preview reaches its layer at the right scale, and an
-attached viewer costs the daemon no throughput."""
+over real sockets: every published preview reaches its layer at the right scale; the
+measurement of what an attached viewer costs the daemon (``tcan-live bench napari``) runs."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -18,19 +15,13 @@ import numpy as np
 import pytest
 
 from tcan_live.core.tiff_files import write_tiff
+from tcan_live.napari.bench import free_loopback_address, viewer_cost
 from tcan_live.napari.live_widget import LiveWidget
-from tcan_live.napari.receiver import ReceiverControl
 from tests.helpers.daemon import DEMO_ENGINES
 from tests.helpers.qt_wait import wait_until
 
 CLI = str(Path(sys.executable).with_name("tcan-live"))
 RAW_NM, SR_NM = 100.0, 50.0  # the tiny engines' training grid is 50 nm
-
-
-def free_address() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def replay_config(
@@ -91,7 +82,7 @@ def test_widget_layers_follow_every_published_frame_of_a_daemon(
     # One frame a second: a software-rendered viewer (Mesa on two shared cores) repaints in
     # 50-200 ms, so it keeps up and nothing is replaced by a newer preview.
     frames = 10
-    address = free_address()
+    address = free_loopback_address()
     widget = LiveWidget(viewer)
     viewer.window.add_dock_widget(widget, name="live")
     widget.connect_to(address)  # before the daemon binds: ZeroMQ connects when it does
@@ -124,63 +115,34 @@ def test_widget_layers_follow_every_published_frame_of_a_daemon(
     assert float(np.asarray(sr.data).std()) > 0
 
 
-def frames_per_second(store: Path) -> float:
-    """The daemon's own rate: frames over first raw stored to last SR stored (its journal)."""
-    with (store / "tcan_live" / "journal.jsonl").open() as journal:
-        records = [json.loads(line) for line in journal]
-    raw = [r["stored_at"] for r in records if r["event"] == "raw"]
-    sr = [r["completed_at"] for r in records if r["event"] == "sr"]
-    return len(sr) / (max(sr) - min(raw))
-
-
-def daemon_speed(viewer: Any, config: Path, address: str, attached: bool) -> tuple[float, int]:
-    """Frames per second of one daemon run, and the previews the widget received."""
-    widget = LiveWidget(viewer)
-    widget.rate.setValue(display_rate())
-    if attached:
-        widget.connect_to(address)
-    try:
-        output = finish(start_daemon(config))
-    finally:
-        received = widget.control.received if widget.control else 0
-        widget.disconnect_from()
-        widget.close()
-    assert f"{FRAMES} super-resolved" in output, output
-    store = config.parent / re.findall(r'path = "([^"]+)"', config.read_text())[0]
-    return frames_per_second(store), received
-
-
-def display_rate() -> float:
-    """The widget's display rate for the measurement (``TCAN_LIVE_DISPLAY_RATE``, else 5 Hz)."""
-    return float(os.environ.get("TCAN_LIVE_DISPLAY_RATE", ReceiverControl.max_rate_hz))
-
-
-FRAMES, SIDE = 24, 128  # each frame: 256 x 256 on the engine's grid, 256 tiles of 32 px
-
-
-@pytest.mark.slow
-def test_an_attached_viewer_costs_the_daemon_under_5_percent(
-    viewer: Any, tiny_engines: Path, tmp_path: Path
+def test_bench_napari_runs_a_daemon_with_and_without_the_widget(
+    viewer: Any, tiny_engines: Path
 ) -> None:
-    """Runs alternate without and with the widget, in one session; medians are compared."""
-    address = free_address()
-    speeds: dict[bool, list[float]] = {False: [], True: []}
-    received = 0
-    for _ in range(3):
-        for attached in (False, True):
-            config = replay_config(tmp_path, tiny_engines, address, FRAMES, SIDE, 0.0)
-            speed, got = daemon_speed(viewer, config, address, attached)
-            speeds[attached].append(speed)
-            received += got
-    without, with_widget = statistics.median(speeds[False]), statistics.median(speeds[True])
-    ratio = with_widget / without
-    print(
-        f"\ndaemon throughput, {FRAMES} frames of {SIDE} x {SIDE} (tiny engine, tile 32), "
-        f"display rate {display_rate():g} Hz: "
-        f"without widget {[round(v, 3) for v in speeds[False]]} frames/s (median "
-        f"{without:.3f}), with widget {[round(v, 3) for v in speeds[True]]} frames/s (median "
-        f"{with_widget:.3f}); ratio {ratio:.3f}; "
-        f"{received} previews shown by the widget"
+    """``tcan-live bench napari``'s measurement: whole runs each way, the widget shows previews.
+
+    The ratio itself is the bench's output (README, napari), not asserted: a timing on a
+    shared CI machine says nothing about the code.
+    """
+    report = viewer_cost(
+        tiny_engines / DEMO_ENGINES[0], frames=6, size=48, repeats=1, viewer=viewer
     )
-    assert received > 0
-    assert ratio >= 0.95
+    assert len(report["frames_per_s_without"]) == len(report["frames_per_s_with"]) == 1
+    assert report["median_without"] > 0 and report["median_with"] > 0
+    assert report["with_over_without"] == report["median_with"] / report["median_without"]
+    assert report["median_turn_ratio"] == report["per_turn_ratios"][0]
+    assert 0 < report["previews_shown"] <= report["previews_received"]
+
+
+def test_bench_napari_without_a_display_says_so_in_one_line(
+    tiny_engines: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tcan_live.cli.main import app
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    engine = str(tiny_engines / DEMO_ENGINES[0])
+    result = CliRunner().invoke(app, ["bench", "napari", "--engine", engine])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "no display" in result.output

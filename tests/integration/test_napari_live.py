@@ -215,3 +215,34 @@ def test_curve_encrypted_previews(widget: LiveWidget, viewer: Any, tmp_path: Pat
         widget.server_key.setText(str(public))
         widget.connect_to(address)
         feed_until(publisher, widget, lambda: "SR actin" in viewer.layers, "CURVE previews")
+
+
+def preview(kind: str, t: int, channel: str = "actin") -> Preview:
+    raw, sr, z = frames(t, channel)
+    image, pixel = {"raw": (raw, RAW_NM), "sr": (sr, SR_NM), "qc": (z, RAW_NM)}[kind]
+    header = {"kind": kind, "t": t, "channel": channel, "seq": t, "pixel_size_nm": pixel}
+    return Preview(topic=f"{kind}/{channel}", header=header | {"color": "00FFFF"}, image=image)
+
+
+def test_a_hidden_layer_is_drawn_only_when_shown_and_then_with_its_newest_preview(
+    viewer: Any,
+) -> None:
+    from tcan_live.napari.live_layers import LiveLayers
+
+    layers = LiveLayers(viewer)
+    for t in range(3):
+        for kind in ("raw", "sr", "qc"):
+            layers.show(preview(kind, t))
+    raw, sr = viewer.layers["raw actin"], viewer.layers["SR actin"]
+    np.testing.assert_array_equal(sr.data, preview("sr", 2).image)  # visible: every preview
+    np.testing.assert_array_equal(raw.data, preview("raw", 0).image)  # hidden: not redrawn
+    assert set(layers.held) == {"raw actin", "confidence actin"}
+    assert layers.frames["raw actin"] == 3 and layers.seqs["raw actin"] == [0, 1, 2]
+
+    raw.visible = True  # the user ticks the eye (or "Show raw")
+    np.testing.assert_array_equal(raw.data, preview("raw", 2).image)
+    assert set(layers.held) == {"confidence actin"}
+    layers.show(preview("raw", 3))
+    np.testing.assert_array_equal(raw.data, preview("raw", 3).image)
+    low, high = raw.contrast_limits
+    assert 150 < low < high < 1850

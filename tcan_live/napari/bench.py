@@ -1,0 +1,248 @@
+"""What an attached napari viewer costs a daemon: throughput with and without the live widget.
+
+Each turn runs a real daemon (``tcan-live run``, its own process) on the same replayed frames
+twice, once with nobody listening and once with this process's napari viewer showing its
+previews through the live widget; the turns alternate so a busy machine slows both alike.
+The daemon's rate is read from its own journal (first raw frame stored to last result
+stored), so start-up and the viewer's first paint are not counted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcan_live.bench.pipeline import timelapse_frames
+from tcan_live.core.tiff_files import write_tiff
+from tcan_live.engine.manifest import read_manifest
+from tcan_live.napari.watch_widget import tcan_live_program
+from tcan_live.sinks.journal import FrameJournal
+from tcan_live.sinks.store_layout import JOURNAL_PATH
+
+if TYPE_CHECKING:
+    import napari
+
+    from tcan_live.napari.live_widget import LiveWidget
+
+DAEMON_TIMEOUT_S = 1800.0
+_CHANNEL = "microtubules"
+
+
+def free_loopback_address() -> str:
+    """Return a ``tcp://127.0.0.1:PORT`` address whose port was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def replay_frames(folder: Path, frames: int, size: int) -> tuple[list[Path], float]:
+    """Write a simulated microtubule time-lapse as TIFFs; return the files and pixel size."""
+    stack, pixel_size_nm = timelapse_frames(frames, size)
+    files = [
+        write_tiff(folder / "frames" / f"frame_t{t}.tif", stack[t, 0], pixel_size_nm)
+        for t in range(frames)
+    ]
+    return files, pixel_size_nm
+
+
+def replay_config(folder: Path, files: list[Path], engine: Path, address: str, turn: str) -> Path:
+    """Write a daemon config replaying ``files`` as fast as possible into a store of its own.
+
+    One frame per batch, so previews leave as frames do rather than in bursts that the
+    publisher's latest-wins mailbox would merge.
+    """
+    listed = ", ".join(f'"{path.as_posix()}"' for path in files)
+    config = folder / f"{turn}.toml"
+    config.write_text(
+        f'[source]\nkind = "replay"\nfiles = [{listed}]\nrate_hz = 0.0\n'
+        f'default_channel = "{_CHANNEL}"\n'
+        f'[channels.{_CHANNEL}]\nengine = "{engine.resolve().as_posix()}"\n'
+        f'[output]\npath = "{(folder / f"{turn}.zarr").as_posix()}"\nfsync = false\n'
+        f'[preview]\naddress = "{address}"\n'
+        "[performance]\nbatch_frames = 1\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def daemon_rate(store: Path) -> tuple[float, int]:
+    """Return the daemon's frames per second (first raw stored to last SR stored) and count."""
+    journal = FrameJournal(store / JOURNAL_PATH, fsync=False)
+    try:
+        records = journal.records
+    finally:
+        journal.close()
+    raw = [float(r["stored_at"]) for r in records if r.get("event") == "raw"]
+    done = [float(r["completed_at"]) for r in records if r.get("event") == "sr"]
+    if not raw or not done:
+        raise RuntimeError(f"{store}: the daemon stored no super-resolved frame")
+    return len(done) / max(max(done) - min(raw), 1e-9), len(done)
+
+
+def wait_for(process: subprocess.Popen[str], timeout_s: float) -> None:
+    """Run Qt's event loop (the widget paints meanwhile) until ``process`` exits."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(50)
+    deadline = time.monotonic() + timeout_s
+
+    def check() -> None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            loop.quit()
+
+    poll.timeout.connect(check)
+    poll.start()
+    loop.exec()
+    poll.stop()
+    if process.poll() is None:
+        process.kill()
+        raise RuntimeError(f"the daemon did not finish within {timeout_s:.0f} s")
+
+
+def run_daemon(config: Path, timeout_s: float = DAEMON_TIMEOUT_S) -> str:
+    """Run ``tcan-live run --config CONFIG`` to the end (Qt events served); return its output."""
+    command = [tcan_live_program(), "run", "--config", str(config), "--no-dashboard"]
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        wait_for(process, timeout_s)
+        output.seek(0)
+        text = output.read()
+    if process.returncode != 0:
+        last = text.strip().splitlines()[-1] if text.strip() else "no output"
+        raise RuntimeError(f"the daemon ({config}) exited with {process.returncode}: {last}")
+    return text
+
+
+def _need_display() -> None:
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    on_linux = sys.platform.startswith("linux")
+    if (
+        on_linux
+        and not platform
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        raise ValueError(
+            "bench napari: no display (DISPLAY is not set): run it in a desktop session "
+            "or under a virtual one, e.g. `xvfb-run -a tcan-live bench napari ...`"
+        )
+
+
+def viewer_cost(
+    engine: Path,
+    *,
+    frames: int = 24,
+    size: int = 256,
+    repeats: int = 3,
+    display_rate_hz: float = 5.0,
+    viewer: napari.Viewer | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Measure the daemon's throughput without and with an attached live widget.
+
+    Parameters
+    ----------
+    engine
+        The engine folder the daemon runs.
+    frames, size
+        Frames replayed per daemon run, and their side (px, at the engine's pixel size).
+    repeats
+        Turns; each runs the daemon without, then with, the widget attached.
+    display_rate_hz
+        The widget's display-rate cap (its default is 5 Hz).
+    viewer
+        A viewer to use (one is made, shown and closed otherwise).
+
+    Returns
+    -------
+    dict
+        JSON-ready: per-turn frames/s without and with, their medians and the ratio of the
+        medians (``with_over_without``), each turn's ratio and their median
+        (``median_turn_ratio``), previews received and given to layers by the widget.
+    """
+    read_manifest(engine)  # a bad engine folder fails here, in one line, before any daemon runs
+    if viewer is None:
+        _need_display()
+    import napari
+
+    from tcan_live.napari.live_widget import LiveWidget
+
+    own_viewer = viewer is None
+    shown_viewer = napari.Viewer(show=True) if viewer is None else viewer
+    widget = LiveWidget(shown_viewer)
+    widget.rate.setValue(display_rate_hz)
+    shown_viewer.window.add_dock_widget(widget, name="tcan-live bench")
+    try:
+        with tempfile.TemporaryDirectory(prefix="tcan-live-bench-napari-") as scratch:
+            folder = Path(scratch)
+            files, _ = replay_frames(folder, frames, size)
+            report = _turns(folder, files, engine, widget, repeats, log)
+    finally:
+        widget.disconnect_from()
+        if own_viewer:
+            shown_viewer.close()
+    report.update(engine=str(engine), frames=frames, size=size, display_rate_hz=display_rate_hz)
+    return report
+
+
+def _turns(
+    folder: Path,
+    files: list[Path],
+    engine: Path,
+    widget: LiveWidget,
+    repeats: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    speeds: dict[str, list[float]] = {"without": [], "with": []}
+    received = shown = 0
+    for turn in range(repeats):
+        for mode in ("without", "with"):
+            log(f"turn {turn + 1}/{repeats}: daemon {mode} the viewer attached")
+            address = free_loopback_address()
+            name = f"{mode}-{turn}"
+            config = replay_config(folder, files, engine, address, name)
+            before = sum(widget.layers.frames.values())
+            if mode == "with":
+                widget.connect_to(address)
+            try:
+                run_daemon(config)
+            finally:
+                if mode == "with":
+                    received += widget.control.received if widget.control else 0
+                    widget.disconnect_from()
+            shown += sum(widget.layers.frames.values()) - before
+            rate, stored = daemon_rate(folder / f"{name}.zarr")
+            if stored != len(files):
+                raise RuntimeError(f"{name}: {stored} of {len(files)} frames super-resolved")
+            speeds[mode].append(rate)
+    without, with_viewer = statistics.median(speeds["without"]), statistics.median(speeds["with"])
+    # A turn's two runs follow each other, so their ratio is least moved by the machine's load
+    # drifting between turns; the ratio of the medians is reported beside it.
+    per_turn = [w / wo for wo, w in zip(speeds["without"], speeds["with"], strict=True)]
+    return {
+        "repeats": repeats,
+        "frames_per_s_without": speeds["without"],
+        "frames_per_s_with": speeds["with"],
+        "median_without": without,
+        "median_with": with_viewer,
+        "with_over_without": with_viewer / without,
+        "per_turn_ratios": per_turn,
+        "median_turn_ratio": statistics.median(per_turn),
+        "previews_received": received,
+        "previews_shown": shown,
+    }
