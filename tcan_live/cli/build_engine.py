@@ -32,7 +32,14 @@ def build_engine(
             "where installed; packages: onnxruntime).",
         ),
     ] = None,
-    precision: Annotated[str, typer.Option("--precision", help="fp32, fp16 or bf16.")] = "fp32",
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            help="fp32, fp16 or bf16 (default: the backend's on this machine; openvino: bf16 "
+            "where the CPU has native bfloat16, else fp32; others: fp32).",
+        ),
+    ] = None,
     tile: Annotated[
         list[int] | None,
         typer.Option(
@@ -66,7 +73,7 @@ def build_engine(
     manifest, and its own test tensors check the engine.
     """
     from tcan_live.engine.build import build_engine as build
-    from tcan_live.engine.registry import cpu_default_backend
+    from tcan_live.engine.registry import backend_kind, cpu_default_backend
 
     console = plain_console()
     tiles = tuple(tile) if tile else DEFAULT_TILES
@@ -90,7 +97,8 @@ def build_engine(
             )
         else:
             backend = backend or cpu_default_backend()
-            name = f"{checkpoint.stem}-{backend}-{precision}-{'-'.join(map(str, tiles))}"
+            built = precision or backend_kind(backend).default_precision()[0]
+            name = f"{checkpoint.stem}-{backend}-{built}-{'-'.join(map(str, tiles))}"
             target = out or Path("engines") / name
             result = build(
                 checkpoint,

@@ -67,6 +67,10 @@ def _usable() -> str | None:
     return None
 
 
+def _fp32_by_default() -> tuple[Precision, str]:
+    return "fp32", "the backend's default"
+
+
 @dataclass(frozen=True)
 class BackendKind:
     """One engine backend.
@@ -106,6 +110,8 @@ class BackendKind:
     unavailable
         Why the library cannot be used on this machine (one line), or None when it can; by
         default a library that does not import is reported by the version check.
+    default_precision
+        The precision built when none is asked for on this machine, and why (a few words).
     """
 
     name: str
@@ -122,6 +128,7 @@ class BackendKind:
     onnx_parity_is_engine: bool = False
     compiles: bool = False
     unavailable: Callable[[], str | None] = _usable
+    default_precision: Callable[[], tuple[Precision, str]] = _fp32_by_default
 
     def installed_version(self) -> str | None:
         """Version of the backend's library on this machine, or None when it cannot be used."""

@@ -44,8 +44,10 @@ from tcan_live.engine.registry import (
     cpu_default_backend,
     engine_files,
 )
+from tcan_live.engine.tile_timing import seconds_per_pixel
 from tcan_live.model import TCANGenerator, load_checkpoint
 from tcan_live.model.complexity import flops_per_pixel_at
+from tcan_live.runtime.backend import InferenceBackend
 
 ONNX_FILE = "model.onnx"
 
@@ -98,7 +100,7 @@ def build_engine(
     backend: str | None,
     out: str | Path,
     *,
-    precision: Precision = "fp32",
+    precision: Precision | None = None,
     tile: int | Sequence[int] = 256,
     halo: int | None = None,
     max_batch: int = 4,
@@ -120,7 +122,9 @@ def build_engine(
         The engine folder (created; files of an earlier engine there are replaced).
     precision
         ``"fp32"``, ``"fp16"`` or ``"bf16"`` (what the backend offers:
-        ``BackendKind.precisions``).
+        ``BackendKind.precisions``); None: the backend's default on this machine
+        (``BackendKind.default_precision``: OpenVINO builds bf16 on CPUs with native
+        bfloat16, every other backend fp32).
     tile, halo, max_batch
         Tile size(s) the engine is compiled for (several: the first is the manifest's
         ``tile``, the others its ``extra_tiles``, and the runtime picks per frame size), the
@@ -143,6 +147,9 @@ def build_engine(
         backend = cpu_default_backend()
         log(f"backend: {backend} (the CPU default)")
     kind = backend_kind(backend, precision)
+    if precision is None:
+        precision, why = kind.default_precision()
+        log(f"precision: {precision} ({why})")
     tiles = _tile_sizes(tile)
     halo = default_halo(min(tiles)) if halo is None else halo
     for size in tiles:
@@ -207,6 +214,19 @@ def build_engine(
                 size, onnx_file, onnx_model, engine_file, engine, onnx_parity, parity, flops
             )
 
+        def time_tiles(builds: list[_TileBuild]) -> dict[int, float]:
+            """Each size's measured seconds per pixel: what the runtime's tile choice uses."""
+            sizes = ", ".join(str(b.tile) for b in builds)
+            log(f"timing tiles {sizes} on {device} (batch {max_batch}, alternating)")
+            opened: dict[int, InferenceBackend] = {}
+            try:
+                for b in builds:
+                    opened[b.tile] = kind.open(b.engine, manifest_for(b.tile, b.engine), None)
+                return seconds_per_pixel(opened, max_batch)
+            finally:
+                for backend in opened.values():
+                    backend.close()
+
         def manifest_for(size: int, engine: bytes) -> EngineManifest:
             """Return a provisional single-tile manifest: enough to open the engine."""
             placeholder = ParityFigures(
@@ -263,6 +283,7 @@ def build_engine(
 
         first = build_tile(tiles[0], None)
         others = [build_tile(size, first.engine) for size in tiles[1:]]
+        seconds = time_tiles([first, *others]) if others else {}
         extra = tuple(
             TileVariant(
                 tile=b.tile,
@@ -273,6 +294,7 @@ def build_engine(
                 parity=b.parity,
                 onnx_parity=b.onnx_parity,
                 flops_per_pixel=b.flops_per_pixel,
+                seconds_per_pixel=seconds.get(b.tile),
             )
             for b in others
         )
@@ -285,7 +307,7 @@ def build_engine(
             extra,
             first.flops_per_pixel,
             first.engine_file,
-        )
+        ).model_copy(update={"seconds_per_pixel": seconds.get(first.tile)})
         for built in (first, *others):
             (staging / built.engine_file).write_bytes(built.engine)
         write_manifest(staging, manifest)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from tcan_live.core.acquisition import EnhanceResult
-from tcan_live.engine.manifest import default_halo
+from tcan_live.engine.manifest import default_halo, per_pixel_costs
 from tcan_live.model import NormalizationSpec, load_checkpoint
 from tcan_live.model.complexity import flops_per_pixel_at
 from tcan_live.runtime.backend import InferenceBackend
@@ -59,15 +59,13 @@ class Engine:
 
     @property
     def tile_costs(self) -> dict[int, float] | None:
-        """FLOPs per computed pixel of each tile size, when the manifest records them."""
-        variants = self.manifest.get("extra_tiles") or ()
-        costs = [
-            self.manifest.get("flops_per_pixel"),
-            *(v.get("flops_per_pixel") for v in variants),
-        ]
-        if any(cost is None for cost in costs):
-            return None
-        return {t: float(c) for t, c in zip(self.tile_sizes, costs, strict=True)}
+        """Cost per computed pixel of each tile size, when the manifest records them."""
+        sizes = [self.manifest, *(self.manifest.get("extra_tiles") or ())]
+        return per_pixel_costs(
+            self.tile_sizes,
+            [size.get("seconds_per_pixel") for size in sizes],
+            [size.get("flops_per_pixel") for size in sizes],
+        )
 
     def enhancer(self, **options: Any) -> Enhancer:
         """Return a new enhancer for one frame stream (e.g. one channel of a time-lapse).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -91,8 +92,9 @@ class ImportedPackage(FrozenModel):
 class TileVariant(FrozenModel):
     """One more tile size an engine was compiled for, with its own ONNX and engine file.
 
-    The runtime picks, per frame size, the tile whose plan costs the network the fewest FLOPs
-    (:func:`tcan_live.runtime.tiling.choose_tile`); every variant shares the engine's halo,
+    The runtime picks, per frame size, the tile whose plan costs the least
+    (:func:`tcan_live.runtime.tiling.choose_tile`): the seconds per pixel the build measured
+    for each size, or FLOPs in manifests without them; every variant shares the engine's halo,
     batch range, precision and backend, and passed the same parity check.
     """
 
@@ -104,6 +106,23 @@ class TileVariant(FrozenModel):
     parity: ParityFigures
     onnx_parity: ParityFigures
     flops_per_pixel: float | None = Field(None, gt=0)
+    seconds_per_pixel: float | None = Field(None, gt=0)
+
+
+def per_pixel_costs(
+    tiles: Sequence[int],
+    seconds: Sequence[float | None],
+    flops: Sequence[float | None],
+) -> dict[int, float] | None:
+    """Return the cost per computed pixel of each tile size, for choosing one per frame.
+
+    The seconds the build measured when every size has them (they rank bf16 and fp32 engines
+    as they run), else FLOPs when every size has those, else None (the first tile only).
+    """
+    for costs in (seconds, flops):
+        if all(cost is not None for cost in costs):
+            return {tile: float(cost or 0) for tile, cost in zip(tiles, costs, strict=True)}
+    return None
 
 
 class EngineManifest(FrozenModel):
@@ -146,17 +165,19 @@ class EngineManifest(FrozenModel):
     compute_capability: str | None = None
     tensorrt_version: str | None = None
     imported_from: ImportedPackage | None = None
-    # Optional: manifests written before several tile sizes existed have neither.
+    # Optional: manifests written before several tile sizes existed have none of these.
     flops_per_pixel: float | None = Field(None, gt=0)
+    seconds_per_pixel: float | None = Field(None, gt=0)
     extra_tiles: tuple[TileVariant, ...] = ()
 
     @property
     def tile_costs(self) -> dict[int, float] | None:
-        """FLOPs per computed pixel of each tile size, or None when the manifest lacks any."""
-        costs = [self.flops_per_pixel, *(variant.flops_per_pixel for variant in self.extra_tiles)]
-        if any(cost is None for cost in costs):
-            return None
-        return {tile: float(cost or 0) for tile, cost in zip(self.tile_sizes, costs, strict=True)}
+        """Cost per computed pixel of each tile size (see :func:`per_pixel_costs`)."""
+        return per_pixel_costs(
+            self.tile_sizes,
+            [self.seconds_per_pixel, *(v.seconds_per_pixel for v in self.extra_tiles)],
+            [self.flops_per_pixel, *(v.flops_per_pixel for v in self.extra_tiles)],
+        )
 
     @property
     def tile_sizes(self) -> tuple[int, ...]:

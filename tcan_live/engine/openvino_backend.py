@@ -137,6 +137,18 @@ def _preflight(precision: Precision) -> str:
     return f"cpu (openvino {_HINTS[precision]})"
 
 
+def _default_precision() -> tuple[Precision, str]:
+    # bf16 costs no measurable quality here (docs/engines.md: PSNR within 0.003 dB of fp32 on
+    # held-out frames) and is 1.4-1.5x faster where the CPU computes it natively.
+    try:
+        native = cpu_has_bf16()
+    except ImportError:
+        native = False  # the build's own check then says OpenVINO is missing
+    if native:
+        return "bf16", "this CPU computes bfloat16 natively; --precision fp32 for exact fp32"
+    return "fp32", "this CPU has no native bfloat16"
+
+
 KIND = BackendKind(
     name="openvino",
     engine_file=ENGINE_FILE,
@@ -146,4 +158,5 @@ KIND = BackendKind(
     why_not="the OpenVINO engine is a CPU engine: fp32, or bf16 on CPUs with native bfloat16",
     preflight=_preflight,
     unavailable=_unavailable,
+    default_precision=_default_precision,
 )

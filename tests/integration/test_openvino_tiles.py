@@ -13,7 +13,7 @@ from tcan_live.cli.main import app
 from tcan_live.engine.build import build_engine
 from tcan_live.engine.load import load_backend, load_engine
 from tcan_live.engine.loaded_engine import Engine
-from tcan_live.engine.manifest import MANIFEST_NAME, EngineError, read_manifest
+from tcan_live.engine.manifest import MANIFEST_NAME, EngineError, per_pixel_costs, read_manifest
 from tcan_live.engine.openvino_backend import OpenVinoBackend, cpu_has_bf16
 from tcan_live.engine.registry import cpu_default_backend
 from tcan_live.engine.tile_sizes import TileSizesBackend
@@ -32,7 +32,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def ov_engine(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("engines") / "tiny-ov"
-    build_engine(checkpoint, "openvino", out, tile=(32, 80), halo=8, max_batch=3)
+    build_engine(checkpoint, "openvino", out, precision="fp32", tile=(32, 80), halo=8, max_batch=3)
     return out
 
 
@@ -69,29 +69,48 @@ def test_each_frame_gets_its_tile_and_matches_torch_tiled_alike(
     ov_engine: Path, checkpoint: Path
 ) -> None:
     engine = load_engine(ov_engine)
-    reference = Engine.from_checkpoint(checkpoint, tile=32, halo=8, extra_tiles=(80,))
     assert isinstance(engine.backend, TileSizesBackend)
     assert engine.backend.tile_sizes == (32, 80)
     try:
         enhancer = engine.enhancer()
-        # 64 px: one 80 tile (1.56x) beats sixteen 32 tiles (4x) even at its higher FLOPs.
+        # 64 px: one 80 tile (1.56x) beats sixteen 32 tiles (4x) at any measured cost here;
+        # 16 px: one 32 tile (4x) beats one 80 tile (25x).
         assert enhancer._prepare(_frame(64), 50.0).plan.tile == 80
         assert enhancer._prepare(_frame(16), 50.0).plan.tile == 32
-        for size in (16, 64):
+        for size, tile in ((16, 32), (64, 80)):
             frame = _frame(size)
+            reference = Engine.from_checkpoint(checkpoint, tile=tile, halo=8)
+            try:
+                ref = reference.enhance(frame, 50.0).image
+            finally:
+                reference.close()
             out = engine.enhance(frame, 50.0).image
-            ref = reference.enhance(frame, 50.0).image
             assert np.abs(out - ref).max() <= 1e-5 * np.ptp(ref)
         both = enhancer.enhance_many([(_frame(64), 50.0), (_frame(16), 50.0)])
         assert [r.image.shape for r in both] == [(64, 64), (16, 16)]
     finally:
         engine.close()
-        reference.close()
+
+
+def test_the_build_times_each_tile_size_and_the_choice_uses_the_times(ov_engine: Path) -> None:
+    manifest = read_manifest(ov_engine)
+    (extra,) = manifest.extra_tiles
+    assert manifest.seconds_per_pixel and extra.seconds_per_pixel
+    assert manifest.tile_costs == {32: manifest.seconds_per_pixel, 80: extra.seconds_per_pixel}
+    engine = load_engine(ov_engine)
+    assert engine.tile_costs == manifest.tile_costs
+    engine.close()
+
+
+def test_tile_costs_fall_back_to_flops_then_to_none() -> None:
+    assert per_pixel_costs((32, 80), (2e-8, 1e-8), (5.0, 9.0)) == {32: 2e-8, 80: 1e-8}
+    assert per_pixel_costs((32, 80), (2e-8, None), (5.0, 9.0)) == {32: 5.0, 80: 9.0}
+    assert per_pixel_costs((32, 80), (None, None), (5.0, None)) is None
 
 
 def test_single_tile_openvino_equals_onnxruntime(checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "ov32"
-    build_engine(checkpoint, "openvino", out, tile=32, halo=8, max_batch=3)
+    build_engine(checkpoint, "openvino", out, precision="fp32", tile=32, halo=8, max_batch=3)
     engine, reference = load_engine(out), load_engine(out)
     backend, _ = load_backend(out)
     assert isinstance(backend, OpenVinoBackend)
@@ -149,12 +168,26 @@ def test_halo_overhead_of_the_plans() -> None:
     assert TilePlan.for_frame((64, 64), 80, 8, 1).overhead == pytest.approx(1.5625)
 
 
-def test_build_engine_defaults_to_openvino_tile_320_halo_32(
+def test_build_engine_defaults_to_openvino_tile_320_halo_32_bf16_where_native(
     checkpoint: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "default"
     result = CliRunner().invoke(app, ["build-engine", str(checkpoint), "--out", str(out)])
     assert result.exit_code == 0, result.output
     manifest = read_manifest(out)
-    assert (manifest.backend, manifest.tile_sizes, manifest.halo) == ("openvino", (320,), 32)
-    assert "openvino fp32 engine: tile 320, halo 32" in result.output
+    precision = "bf16" if cpu_has_bf16() else "fp32"
+    assert (manifest.backend, manifest.precision) == ("openvino", precision)
+    assert (manifest.tile_sizes, manifest.halo) == ((320,), 32)
+    assert manifest.parity.max_rel_error <= manifest.parity.tolerance
+    assert f"openvino {precision} engine: tile 320, halo 32" in result.output
+    assert f"> precision: {precision} (this CPU " in result.output  # and why
+
+
+def test_without_an_out_folder_the_name_says_the_precision_built(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    command = ["build-engine", str(checkpoint), "--backend", "onnxruntime", "--tile", "32"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert read_manifest(tmp_path / "engines" / "tiny-onnxruntime-fp32-32").precision == "fp32"
