@@ -507,6 +507,11 @@ def bench_napari(
         f"{report['previews_received']} previews received, {report['previews_shown']} given to "
         "layers (newer ones replace older, latest wins; hidden layers draw when shown)"
     )
+    console.print(
+        f"the viewer's process used {100 * report['viewer_cpu_share_with']:.1f} % of the "
+        f"machine's {report['logical_cpus']} CPUs during runs with the widget "
+        f"({100 * report['viewer_cpu_share_without']:.1f} % without)"
+    )
     _write_json(console, report, json_out)
 
 

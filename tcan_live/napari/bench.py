@@ -173,7 +173,8 @@ def viewer_cost(
     dict
         JSON-ready: per-turn frames/s without and with, their medians and the ratio of the
         medians (``with_over_without``), each turn's ratio and their median
-        (``median_turn_ratio``), previews received and given to layers by the widget.
+        (``median_turn_ratio``), the share of the machine's CPUs this process used during the
+        runs without and with the widget (medians), previews received and given to layers.
     """
     read_manifest(engine)  # a bad engine folder fails here, in one line, before any daemon runs
     if viewer is None:
@@ -209,6 +210,10 @@ def _turns(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     speeds: dict[str, list[float]] = {"without": [], "with": []}
+    # CPU this process (viewer, widget, receiver, software OpenGL threads) used per daemon run,
+    # as a share of the machine: what the viewer could have taken from the daemon.
+    viewer_cpu: dict[str, list[float]] = {"without": [], "with": []}
+    cpus = os.cpu_count() or 1
     received = shown = 0
     for turn in range(repeats):
         for mode in ("without", "with"):
@@ -219,12 +224,21 @@ def _turns(
             before = sum(widget.layers.frames.values())
             if mode == "with":
                 widget.connect_to(address)
+            cpu_start, wall_start = time.process_time(), time.monotonic()
             try:
                 run_daemon(config)
+                cpu_s, wall_s = time.process_time() - cpu_start, time.monotonic() - wall_start
+                viewer_cpu[mode].append(cpu_s / (wall_s * cpus))
             finally:
+                got = widget.control.received if widget.control else 0
                 if mode == "with":
-                    received += widget.control.received if widget.control else 0
+                    received += got
                     widget.disconnect_from()
+            if mode == "with" and got == 0:  # the run was not measured with a viewer attached
+                raise RuntimeError(
+                    f"{name}: the widget received no preview from {address} (the daemon finished "
+                    "before the subscription reached it?): use more --frames"
+                )
             shown += sum(widget.layers.frames.values()) - before
             rate, stored = daemon_rate(folder / f"{name}.zarr")
             if stored != len(files):
@@ -243,6 +257,9 @@ def _turns(
         "with_over_without": with_viewer / without,
         "per_turn_ratios": per_turn,
         "median_turn_ratio": statistics.median(per_turn),
+        "viewer_cpu_share_without": statistics.median(viewer_cpu["without"]),
+        "viewer_cpu_share_with": statistics.median(viewer_cpu["with"]),
+        "logical_cpus": cpus,
         "previews_received": received,
         "previews_shown": shown,
     }

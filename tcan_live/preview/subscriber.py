@@ -29,6 +29,9 @@ def _server_key(value: bytes | str | Path) -> bytes:
     return bytes(public)
 
 
+RECONNECT_MAX_MS = 250
+
+
 class PreviewSubscriber:
     """Iterate over previews published by :class:`~tcan_live.preview.publisher.PreviewPublisher`.
 
@@ -78,8 +81,11 @@ class PreviewSubscriber:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.RCVHWM, 4)
         self._socket.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE_BYTES)
+        # Retries back off to at most 250 ms: a subscriber started before its daemon (or left
+        # running across restarts) sees a new daemon's previews within a quarter second, not
+        # after the two seconds a longer back-off reaches while the daemon starts.
         self._socket.setsockopt(zmq.RECONNECT_IVL, 100)
-        self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        self._socket.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_MAX_MS)
         if server_key is not None:
             if client_key_file is not None:
                 public, secret = zmq.auth.load_certificate(client_key_file)

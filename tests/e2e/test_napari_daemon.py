@@ -124,13 +124,14 @@ def test_bench_napari_runs_a_daemon_with_and_without_the_widget(
     shared CI machine says nothing about the code.
     """
     report = viewer_cost(
-        tiny_engines / DEMO_ENGINES[0], frames=6, size=48, repeats=1, viewer=viewer
+        tiny_engines / DEMO_ENGINES[0], frames=24, size=64, repeats=1, viewer=viewer
     )
     assert len(report["frames_per_s_without"]) == len(report["frames_per_s_with"]) == 1
     assert report["median_without"] > 0 and report["median_with"] > 0
     assert report["with_over_without"] == report["median_with"] / report["median_without"]
     assert report["median_turn_ratio"] == report["per_turn_ratios"][0]
     assert 0 < report["previews_shown"] <= report["previews_received"]
+    assert 0 <= report["viewer_cpu_share_without"] <= 1 and 0 < report["viewer_cpu_share_with"] <= 1
 
 
 def test_bench_napari_without_a_display_says_so_in_one_line(
