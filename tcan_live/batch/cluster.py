@@ -9,6 +9,7 @@ fill the machine's physical cores without oversubscribing them. An existing clus
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,17 +63,34 @@ def batch_client(
         with Client(scheduler) as client:
             yield client
         return
-    with (
-        LocalCluster(
-            n_workers=plan.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=dashboard_address,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    cluster = LocalCluster(
+        n_workers=plan.workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=_free_or_any(dashboard_address),
+        silence_logs=logging.ERROR,
+    )
+    with cluster, Client(cluster) as client:
         yield client
+
+
+def _free_or_any(address: str | None) -> str | None:
+    """Return ``address`` if its port is free here, else ``":0"`` (any free port).
+
+    Another Dask dashboard (or any program) may hold the port; Dask would then warn and leak a
+    socket while it moves elsewhere. The command prints the link the cluster got either way.
+    """
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return address
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError:
+            return f"{host}:0"
+    return address
 
 
 def dashboard_link(client: Client) -> str | None:

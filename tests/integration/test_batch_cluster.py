@@ -225,3 +225,22 @@ def test_a_store_of_another_run_is_refused(
         run_batch(
             settings(input=plain, output=tmp_path / "p.zarr", engine=engines["actin"]), client
         )
+
+
+def test_a_taken_dashboard_port_is_no_error(tmp_path: Path) -> None:
+    """Another Dask dashboard on 8787 (or anything there): the local cluster takes another port."""
+    import socket
+
+    from tcan_live.batch.cluster import dashboard_link
+
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("", 8787))
+            holder.listen()
+        except OSError:
+            pass  # something already holds it: the same situation
+        with batch_client(None, ClusterPlan(workers=1, engine_threads=1)) as client:
+            assert client.submit(sum, [1, 2]).result() == 3
+            link = dashboard_link(client)
+    assert link is None or ":8787/" not in link
