@@ -20,8 +20,6 @@ SHIPPED = sorted(path.name for path in ENGINES.iterdir() if (path / "manifest.js
 # strict xfails, so an engine that starts passing (or a regression elsewhere) is reported.
 KNOWN_MISSES: dict[str, str] = {
     "beads-small": "issue-5 engine, not retrained: 1.87x / 2.34x / 2.36x the control",
-    "microtubules-sted": "fine-tuned on real pairs, no noise-only fields: 1.62x / 2.13x / 2.12x",
-    "mitochondria-sted": "fine-tuned on real pairs, no noise-only fields: 1.57x / 1.92x / 1.91x",
 }
 
 
