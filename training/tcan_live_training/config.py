@@ -51,6 +51,7 @@ _PAIRS_ONLY = frozenset(
         "registration",
         "resample_to_nm",
         "input_fwhm_nm",
+        "empty_fields",
     }
 )
 Span = tuple[Annotated[float, Field(ge=0.0)], Annotated[float, Field(ge=0.0)]]
@@ -86,6 +87,40 @@ class VarietyConfig(FrozenModel):
             if span is not None and span[0] <= 0:
                 raise ValueError(f"{name}: drawn log-uniformly, so low must be > 0")
         return self
+
+
+class EmptyFieldsConfig(FrozenModel):
+    """Simulated noise-only fields mixed into a real-pair (``kind = "pairs"``) training run.
+
+    Real pairs rarely contain a field without sample, so a network fine-tuned on them turns
+    pure noise into structure. ``fraction`` of each epoch's training samples (exact, chosen
+    per (seed, epoch)) are the simulator's ``"empty"`` structure instead: background, camera
+    offset, read noise and haze, drawn per sample from these ranges as ``data.variety`` draws
+    them, on the pairs' (resampled) input pixel grid; the target is the noise-free
+    background in the input's units. Validation stays real pairs only.
+    """
+
+    fraction: float = Field(gt=0.0, lt=1.0)
+    lr_background: Span = (3.0, 3000.0)
+    camera_offset: Span = (0.0, 200.0)
+    read_noise: Span = (0.0, 2.0)
+    haze_fraction: Span = (0.0, 0.5)
+    # Only scales the haze (its peak is haze_fraction x photons): an empty field has no sample.
+    photons: Span = (3.0, 3000.0)
+    simulation_preset: str = "confocal-sted"
+
+    @model_validator(mode="after")
+    def _valid_ranges(self) -> EmptyFieldsConfig:
+        self.variety()
+        return self
+
+    def variety(self) -> VarietyConfig:
+        """Return these ranges as the simulator's per-sample variety (every sample empty)."""
+        ranges = self.model_dump(exclude={"fraction", "simulation_preset"})
+        try:
+            return VarietyConfig(empty_fraction=1.0, **ranges)
+        except ValidationError as error:
+            raise ValueError(validation_problems(error)[0]) from None
 
 
 class AugmentConfig(FrozenModel):
@@ -135,6 +170,8 @@ class DataConfig(FrozenModel):
     # Resolution (PSF FWHM) of the inputs, stated: real pairs do not record it (simulated
     # data: measured on the simulated LR PSF). Stored as the checkpoint's input_fwhm_nm.
     input_fwhm_nm: float | None = Field(None, gt=0)
+    # Simulated noise-only fields mixed into the training share (None: real pairs only).
+    empty_fields: EmptyFieldsConfig | None = None
     pixel_size_nm: float | None = Field(None, gt=0)
     # both
     patch_size: int = Field(128, ge=16)
@@ -158,6 +195,9 @@ class DataConfig(FrozenModel):
                 )
             if self.validation_path is None and self.validation_fraction == 0.0:
                 raise ValueError("validation_fraction: must be > 0 unless validation_path is given")
+            if self.empty_fields is not None and self.target_units != "input":
+                # A flat target normalised by its own percentiles is undefined (zero spread).
+                raise ValueError("empty_fields: needs target_units = 'input'")
         else:
             if not self.structures:
                 raise ValueError("structures: name at least one structure")

@@ -15,6 +15,7 @@ gradients averaged; rank 0 alone writes the folder.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tcan_live.simulate import preset as simulation_preset
 from tcan_live.simulate import simulate_pair
 from tcan_live_training.checkpoints import (
     RunState,
@@ -43,10 +45,11 @@ from tcan_live_training.data import (
     FolderPairs,
     PairSource,
     SimulatedPairs,
+    WithEmptyFields,
     find_pairs,
     split_groups,
 )
-from tcan_live_training.data.sources import STREAM_VALIDATION_SIMULATION
+from tcan_live_training.data.sources import STREAM_EMPTY_FIELDS, STREAM_VALIDATION_SIMULATION
 from tcan_live_training.data.units import fitted_map
 from tcan_live_training.distributed import Ranks, backend_name, process_group, summed
 from tcan_live_training.gan import TcanGan, validation_metrics
@@ -121,6 +124,8 @@ def _physics_sigma(config: TrainConfig, train: PairSource) -> float | None:
         return None
     if loss.physics_sigma_px is not None:
         return loss.physics_sigma_px
+    if isinstance(train, WithEmptyFields):
+        train = train.real  # fitted on the real pairs; empty fields have nothing to fit
     if isinstance(train, FolderPairs):
         sigmas = [m.sigma_px for m in train.maps] or [
             fitted_map(*train.pair(i, 0)).sigma_px for i in range(len(train))
@@ -181,10 +186,37 @@ def _sources(config: TrainConfig, steps: int | None) -> tuple[PairSource, PairSo
         "registration": data.registration,
         "resample_to_nm": data.resample_to_nm,
     }
-    return (
-        FolderPairs(pairs, scale, data.normalization, data.pixel_size_nm, **options),  # type: ignore[arg-type]
-        FolderPairs(held_out, scale, data.normalization, data.pixel_size_nm, **options),  # type: ignore[arg-type]
+    real = FolderPairs(pairs, scale, data.normalization, data.pixel_size_nm, **options)  # type: ignore[arg-type]
+    held = FolderPairs(held_out, scale, data.normalization, data.pixel_size_nm, **options)  # type: ignore[arg-type]
+    return _with_empty_fields(config, real, steps), held
+
+
+def _with_empty_fields(config: TrainConfig, real: FolderPairs, steps: int | None) -> PairSource:
+    """Mix ``data.empty_fields`` simulated noise-only fields into the real training pairs."""
+    data, scale = config.data, config.model.scale
+    empty = data.empty_fields
+    if empty is None:
+        return real
+    # The simulator on the pairs' (resampled) input grid, so empty fields match their pixels.
+    physics = simulation_preset(
+        empty.simulation_preset,
+        pixel_size_nm=data.input_pixel_size_nm() / scale,
+        scale=scale,
     )
+    count = steps * data.batch_size if steps else math.ceil(len(real) / (1.0 - empty.fraction))
+    fields = SimulatedPairs(
+        ("empty",),
+        data.patch_size,
+        physics,
+        data.normalization,
+        seed=config.training.seed,
+        count=count,
+        stream=STREAM_EMPTY_FIELDS,
+        target="gt",
+        target_units=data.target_units,
+        variety=empty.variety(),
+    )
+    return WithEmptyFields(real, fields, empty.fraction, seed=config.training.seed, count=count)
 
 
 def prepare_data(config: TrainConfig) -> _Data:

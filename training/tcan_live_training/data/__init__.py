@@ -7,6 +7,7 @@ from tcan_live_training.data.sources import (
     FolderPairs,
     PairSource,
     SimulatedPairs,
+    WithEmptyFields,
     normalize_pair,
     split_groups,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "PairFiles",
     "PairSource",
     "SimulatedPairs",
+    "WithEmptyFields",
     "find_pairs",
     "normalize_pair",
     "paired_patch",

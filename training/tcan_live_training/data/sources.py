@@ -35,6 +35,8 @@ Image = NDArray[np.float32]
 STREAM_TRAIN_SIMULATION = 0
 STREAM_VALIDATION_SIMULATION = 1
 STREAM_SPLIT = 2
+# 3 and 4 are the batch order and augmentation (batches.py); 5 the physics-sigma sample.
+STREAM_EMPTY_FIELDS = 6
 
 
 class PairSource(Protocol):
@@ -232,6 +234,57 @@ class SimulatedPairs:
             "seed": self.seed,
             "stream": self.stream,
             "simulation": self.config.model_dump(mode="json"),
+        }
+
+
+class WithEmptyFields:
+    """Training pairs with an exact share of simulated noise-only fields mixed in.
+
+    Each epoch has ``count`` samples; ``round(fraction * count)`` of them, chosen by a
+    (seed, epoch) permutation, are drawn from ``empty`` (the simulator's ``"empty"``
+    structure, each sample keyed by (seed, epoch, index)); the others cycle through
+    ``real``. Only for training: validation stays on the real pairs.
+    """
+
+    def __init__(
+        self, real: PairSource, empty: SimulatedPairs, fraction: float, *, seed: int, count: int
+    ) -> None:
+        self.real = real
+        self.empty = empty
+        self.fraction = fraction
+        self.seed = seed
+        self.count = count
+        self._masks: dict[int, NDArray[np.bool_]] = {}
+
+    def __len__(self) -> int:
+        """Return the number of samples per epoch."""
+        return self.count
+
+    def is_empty(self, index: int, epoch: int) -> bool:
+        """Return whether sample ``index`` of ``epoch`` is a simulated empty field."""
+        if epoch not in self._masks:
+            rng = np.random.default_rng([self.seed, STREAM_EMPTY_FIELDS, epoch])
+            mask = np.zeros(self.count, dtype=bool)
+            mask[rng.permutation(self.count)[: round(self.fraction * self.count)]] = True
+            self._masks = {epoch: mask}  # one epoch at a time: the trainer goes in order
+        return bool(self._masks[epoch][index])
+
+    def pair(self, index: int, epoch: int) -> tuple[Image, Image]:
+        """Return sample ``index`` of ``epoch``: an empty field or a real pair."""
+        if self.is_empty(index, epoch):
+            return self.empty.pair(index, epoch)
+        return self.real.pair(index % len(self.real), epoch)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the real pairs' description with the empty fields' share and physics."""
+        return {
+            **self.real.describe(),
+            "samples_per_epoch": self.count,
+            "empty_fields": {
+                "fraction": self.fraction,
+                "per_epoch": round(self.fraction * self.count),
+                **self.empty.describe(),
+            },
         }
 
 
