@@ -129,7 +129,11 @@ def run_daemon(config: Path, timeout_s: float = DAEMON_TIMEOUT_S) -> str:
     return text
 
 
+_QT_PROBE = "from qtpy.QtWidgets import QApplication; QApplication([])"
+
+
 def _need_display() -> None:
+    """Refuse in one line where Qt cannot open a window (it would abort this process)."""
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     on_linux = sys.platform.startswith("linux")
     if (
@@ -140,6 +144,18 @@ def _need_display() -> None:
         raise ValueError(
             "bench napari: no display (DISPLAY is not set): run it in a desktop session "
             "or under a virtual one, e.g. `xvfb-run -a tcan-live bench napari ...`"
+        )
+    # Qt ends the process (abort) when its platform cannot start, so a child tries first.
+    probe = subprocess.run(
+        [sys.executable, "-c", _QT_PROBE], capture_output=True, text=True, timeout=60, check=False
+    )
+    if probe.returncode != 0:
+        lines = [line for line in (probe.stderr or probe.stdout).splitlines() if line.strip()]
+        where = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or platform
+        raise ValueError(
+            f"bench napari: Qt cannot open a window on {where!r} "
+            f"({lines[0].strip() if lines else f'exit {probe.returncode}'}): check the display, "
+            "or run under `xvfb-run -a`"
         )
 
 

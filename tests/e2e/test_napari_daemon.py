@@ -147,3 +147,20 @@ def test_bench_napari_without_a_display_says_so_in_one_line(
     result = CliRunner().invoke(app, ["bench", "napari", "--engine", engine])
     assert result.exit_code == 2, result.output
     assert result.output.count("\n") == 1 and "no display" in result.output
+
+
+def test_bench_napari_on_a_display_that_is_not_there_says_so_in_one_line(
+    tiny_engines: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Qt aborts the process when it cannot reach its display; the bench refuses first."""
+    from typer.testing import CliRunner
+
+    from tcan_live.cli.main import app
+
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setenv("DISPLAY", ":987")  # no X server here listens there
+    engine = str(tiny_engines / DEMO_ENGINES[0])
+    result = CliRunner().invoke(app, ["bench", "napari", "--engine", engine])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "cannot open a window on ':987'" in result.output
