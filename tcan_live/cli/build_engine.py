@@ -97,13 +97,14 @@ def build_engine(
             )
         else:
             backend = backend or cpu_default_backend()
-            built = precision or backend_kind(backend).default_precision()[0]
-            name = f"{checkpoint.stem}-{backend}-{built}-{'-'.join(map(str, tiles))}"
-            target = out or Path("engines") / name
+            if out is None:  # the folder is named after what is built
+                built = precision or backend_kind(backend).default_precision()[0]
+                sizes = "-".join(map(str, tiles))
+                out = Path("engines") / f"{checkpoint.stem}-{backend}-{built}-{sizes}"
             result = build(
                 checkpoint,
                 backend,
-                target,
+                out,
                 precision=precision,  # type: ignore[arg-type]  # checked by build
                 tile=tiles,
                 halo=halo,

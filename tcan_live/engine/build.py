@@ -243,6 +243,7 @@ def build_engine(
             extra: tuple[TileVariant, ...],
             flops: float | None,
             engine_file: str = kind.engine_file,
+            seconds: float | None = None,
         ) -> EngineManifest:
             gpu = cuda_device() if kind.tied_to_gpu else None
             return EngineManifest(
@@ -278,6 +279,7 @@ def build_engine(
                 compute_capability=gpu.compute_capability if gpu else None,
                 tensorrt_version=kind.installed_version() if gpu else None,
                 flops_per_pixel=flops,
+                seconds_per_pixel=seconds,
                 extra_tiles=extra,
             )
 
@@ -307,7 +309,8 @@ def build_engine(
             extra,
             first.flops_per_pixel,
             first.engine_file,
-        ).model_copy(update={"seconds_per_pixel": seconds.get(first.tile)})
+            seconds.get(first.tile),
+        )
         for built in (first, *others):
             (staging / built.engine_file).write_bytes(built.engine)
         write_manifest(staging, manifest)

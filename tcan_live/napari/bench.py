@@ -24,7 +24,7 @@ from tcan_live.bench.pipeline import timelapse_frames
 from tcan_live.core.tiff_files import write_tiff
 from tcan_live.engine.manifest import read_manifest
 from tcan_live.napari.watch_widget import tcan_live_program
-from tcan_live.sinks.journal import FrameJournal
+from tcan_live.sinks.journal import parse_records
 from tcan_live.sinks.store_layout import JOURNAL_PATH
 
 if TYPE_CHECKING:
@@ -43,14 +43,13 @@ def free_loopback_address() -> str:
         return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def replay_frames(folder: Path, frames: int, size: int) -> tuple[list[Path], float]:
-    """Write a simulated microtubule time-lapse as TIFFs; return the files and pixel size."""
+def replay_frames(folder: Path, frames: int, size: int) -> list[Path]:
+    """Write a simulated microtubule time-lapse as TIFFs (with their pixel size)."""
     stack, pixel_size_nm = timelapse_frames(frames, size)
-    files = [
+    return [
         write_tiff(folder / "frames" / f"frame_t{t}.tif", stack[t, 0], pixel_size_nm)
         for t in range(frames)
     ]
-    return files, pixel_size_nm
 
 
 def replay_config(folder: Path, files: list[Path], engine: Path, address: str, turn: str) -> Path:
@@ -75,11 +74,7 @@ def replay_config(folder: Path, files: list[Path], engine: Path, address: str, t
 
 def daemon_rate(store: Path) -> tuple[float, int]:
     """Return the daemon's frames per second (first raw stored to last SR stored) and count."""
-    journal = FrameJournal(store / JOURNAL_PATH, fsync=False)
-    try:
-        records = journal.records
-    finally:
-        journal.close()
+    records, _ = parse_records((store / JOURNAL_PATH).read_bytes())
     raw = [float(r["stored_at"]) for r in records if r.get("event") == "raw"]
     done = [float(r["completed_at"]) for r in records if r.get("event") == "sr"]
     if not raw or not done:
@@ -109,8 +104,8 @@ def wait_for(process: subprocess.Popen[str], timeout_s: float) -> None:
         raise RuntimeError(f"the daemon did not finish within {timeout_s:.0f} s")
 
 
-def run_daemon(config: Path, timeout_s: float = DAEMON_TIMEOUT_S) -> str:
-    """Run ``tcan-live run --config CONFIG`` to the end (Qt events served); return its output."""
+def run_daemon(config: Path, timeout_s: float = DAEMON_TIMEOUT_S) -> None:
+    """Run ``tcan-live run --config CONFIG`` to the end, serving Qt's events meanwhile."""
     command = [tcan_live_program(), "run", "--config", str(config), "--no-dashboard"]
     with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
         process = subprocess.Popen(
@@ -126,7 +121,6 @@ def run_daemon(config: Path, timeout_s: float = DAEMON_TIMEOUT_S) -> str:
     if process.returncode != 0:
         last = text.strip().splitlines()[-1] if text.strip() else "no output"
         raise RuntimeError(f"the daemon ({config}) exited with {process.returncode}: {last}")
-    return text
 
 
 _QT_PROBE = "from qtpy.QtWidgets import QApplication; QApplication([])"
@@ -207,7 +201,7 @@ def viewer_cost(
     try:
         with tempfile.TemporaryDirectory(prefix="tcan-live-bench-napari-") as scratch:
             folder = Path(scratch)
-            files, _ = replay_frames(folder, frames, size)
+            files = replay_frames(folder, frames, size)
             report = _turns(folder, files, engine, widget, repeats, log)
     finally:
         widget.disconnect_from()
@@ -246,15 +240,15 @@ def _turns(
                 cpu_s, wall_s = time.process_time() - cpu_start, time.monotonic() - wall_start
                 viewer_cpu[mode].append(cpu_s / (wall_s * cpus))
             finally:
-                got = widget.control.received if widget.control else 0
+                got = widget.control.received if mode == "with" and widget.control else 0
                 if mode == "with":
-                    received += got
                     widget.disconnect_from()
             if mode == "with" and got == 0:  # the run was not measured with a viewer attached
                 raise RuntimeError(
                     f"{name}: the widget received no preview from {address} (the daemon finished "
                     "before the subscription reached it?): use more --frames"
                 )
+            received += got
             shown += sum(widget.layers.frames.values()) - before
             rate, stored = daemon_rate(folder / f"{name}.zarr")
             if stored != len(files):

@@ -10,7 +10,6 @@ frames are pending or skipped, and why.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from zarr.storage import LocalStore
 
 from tcan_live.core.acquisition import FrameKey, Position
 from tcan_live.core.frame_check import MAX_TIME_INDEX
+from tcan_live.sinks.journal import parse_records
 from tcan_live.sinks.store_layout import (
     BACKLOG_GROUP,
     JOURNAL_PATH,
@@ -129,19 +129,9 @@ def _journal(store: Path, report: StoreReport) -> list[dict[str, Any]]:
     if not path.is_file():
         report.damage.append(f"{JOURNAL_PATH} is missing: which frames are complete is unknown")
         return []
-    records, torn = [], 0
-    for line in path.read_bytes().split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            torn += 1
-            continue
-        if isinstance(record, dict) and "t" in record and "channel" in record:
-            records.append(record)
-        else:
-            torn += 1
+    parsed, torn = parse_records(path.read_bytes())
+    records = [record for record in parsed if "t" in record and "channel" in record]
+    torn += len(parsed) - len(records)
     if torn:
         report.notes.append(f"{torn} torn or unreadable journal line(s) (a write cut short)")
     return records

@@ -16,6 +16,25 @@ from tcan_live.core.json_safe import dumps
 from tcan_live.core.safe_paths import UnsafePathError
 
 
+def parse_records(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """Return the records of journal bytes and how many lines were torn or not objects."""
+    records: list[dict[str, Any]] = []
+    torn = 0
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            torn += 1
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            torn += 1
+    return records, torn
+
+
 class FrameJournal:
     """Append-only record of store events (``raw``, ``sr``, ``skip``), in the order written.
 
@@ -32,25 +51,12 @@ class FrameJournal:
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = path
         self._fsync = fsync
-        self.torn_lines = 0
-        self.records: list[dict[str, Any]] = []
         if path.is_symlink():
             raise UnsafePathError(
                 f"{path} is a symbolic link: the journal is only written to a real file"
             )
         data = path.read_bytes() if path.exists() else b""
-        for line in data.split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                self.torn_lines += 1
-                continue
-            if isinstance(record, dict):
-                self.records.append(record)
-            else:
-                self.torn_lines += 1
+        self.records, self.torn_lines = parse_records(data)
         self._needs_newline = bool(data) and not data.endswith(b"\n")
         # O_NOFOLLOW: a link planted after the check above is refused too (ELOOP).
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW

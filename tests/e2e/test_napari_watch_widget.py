@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tcan_live.core.tiff_files import write_tiff
+from tcan_live.napari.bench import free_loopback_address
 from tcan_live.napari.reader import read_store
 from tcan_live.napari.watch_widget import WatchWidget, watch_arguments
 from tests.helpers.daemon import DEMO_ENGINES, journal_counts
 from tests.helpers.qt_wait import wait_until
 
 FRAMES = 3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def acquisition(folder: Path) -> None:
@@ -36,7 +30,7 @@ def config(tmp_path: Path, engines: Path) -> Path:
         '[source]\nkind = "watch"\nroot = "."\ndefault_channel = "microtubules"\n'
         f'[channels.microtubules]\nengine = "{engines / DEMO_ENGINES[0]}"\n'
         '[output]\npath = "ignored.zarr"\nfsync = false\n'
-        f'[preview]\naddress = "tcp://127.0.0.1:{free_port()}"\n'
+        f'[preview]\naddress = "{free_loopback_address()}"\n'
     )
     return path
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import zmq
 import zmq.auth
 from imageio.v3 import imwrite
 
+from tcan_live.napari.bench import free_loopback_address
 from tcan_live.napari.live_widget import LiveWidget
 from tcan_live.napari.receiver import ReceiverControl, receive_previews
 from tcan_live.preview.config import PreviewConfig
@@ -24,12 +24,6 @@ from tests.helpers.qt_wait import wait_until
 
 CHANNELS = {"microtubules": "FF00FF", "actin": "00FFFF"}
 RAW_NM, SR_NM = 100.0, 50.0
-
-
-def free_address() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def frames(t: int, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,8 +40,8 @@ def frames(t: int, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class WirePublisher:
     """A PUB socket sending protocol-encoded raw, SR and confidence (``qc``) previews.
 
-    ``PreviewPublisher`` publishes ``qc`` previews once the confidence maps land (issue 12);
-    until then the confidence overlay is tested with the wire format itself.
+    Written with the wire format itself, so the test sets every header field (QC figures, a
+    list the widget must not show) that the daemon's publisher would fill from real results.
     """
 
     def __init__(self, address: str) -> None:
@@ -113,7 +107,7 @@ def feed_until(
 def test_live_layers_per_channel_at_physical_scale_with_qc_and_screenshot(
     widget: LiveWidget, viewer: Any, tmp_path: Path
 ) -> None:
-    address = free_address()
+    address = free_loopback_address()
     publisher = WirePublisher(address)
     try:
         widget.connect_to(address)
@@ -159,7 +153,7 @@ def test_live_layers_per_channel_at_physical_scale_with_qc_and_screenshot(
 
 
 def test_newest_preview_wins_while_the_viewer_is_busy() -> None:
-    address = free_address()
+    address = free_loopback_address()
     control = ReceiverControl()
     batches: list[list[Preview]] = []
     with PreviewPublisher(PreviewConfig(address=address, max_fps=1000)) as publisher:
@@ -195,7 +189,7 @@ def test_newest_preview_wins_while_the_viewer_is_busy() -> None:
 
 
 def test_reconnects_when_the_daemon_restarts(widget: LiveWidget, viewer: Any) -> None:
-    address = free_address()
+    address = free_loopback_address()
     with PreviewPublisher(PreviewConfig(address=address, max_fps=1000)) as publisher:
         widget.connect_to(address)
         feed_until(publisher, widget, lambda: "SR actin" in viewer.layers, "first daemon")
@@ -209,7 +203,7 @@ def test_reconnects_when_the_daemon_restarts(widget: LiveWidget, viewer: Any) ->
 
 def test_curve_encrypted_previews(widget: LiveWidget, viewer: Any, tmp_path: Path) -> None:
     public, secret = zmq.auth.create_certificates(tmp_path, "server")
-    address = free_address()
+    address = free_loopback_address()
     config = PreviewConfig(address=address, max_fps=1000, curve_secret_key_file=Path(secret))
     with PreviewPublisher(config) as publisher:
         widget.server_key.setText(str(public))
