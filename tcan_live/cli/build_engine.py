@@ -11,10 +11,11 @@ from rich.text import Text
 
 from tcan_live.cli.errors import one_line_errors, plain_console, step_logger
 
-# Without --tile: the shipped engines' tile and halo. 320 px tiles step by 256, so 256, 512,
-# 1024 and 2048 px frames all tile with 1.56x halo overhead; a larger tile with less overhead
-# costs more FLOPs in total (the matmul spectrum grows with the tile: docs/engines.md).
-DEFAULT_TILES = (320,)
+# Without --tile: 320 and 576 px tiles with a 32 px halo. 320 px tiles step by 256 (1.56x halo
+# overhead on 256-2048 px frames); one or four 576 px tiles cover 512 and 1024 px frames with
+# 1.27x, and the factored DFT spectrum costs about the same per pixel at both sizes, so the
+# runtime takes 576 where its measured time per frame is lower (docs/engines.md).
+DEFAULT_TILES = (320, 576)
 DEFAULT_TILES_HALO = 32
 PACKAGE_SUFFIXES = (".zip", ".yaml", ".yml")
 

@@ -122,7 +122,7 @@ def export_onnx(
 
 
 def check_attention_float32(model: onnx.ModelProto) -> int:
-    """Verify every computing node of the attention gates outputs float32.
+    """Verify every computing node of the attention gates outputs float32 (or int64 indices).
 
     Returns the number of nodes checked; raises :class:`EngineError` naming the first node
     that computes in another type (the spectrum's DC bin overflows fp16).
@@ -139,7 +139,8 @@ def check_attention_float32(model: onnx.ModelProto) -> int:
             continue
         for output in node.output:
             elem_type = elem_types.get(output)
-            if elem_type != onnx.TensorProto.FLOAT:
+            # INT64: shape and gather-index arithmetic of the spectrum's reshapes, not pixels.
+            if elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.INT64):
                 found = (
                     "unknown" if elem_type is None else onnx.TensorProto.DataType.Name(elem_type)
                 )

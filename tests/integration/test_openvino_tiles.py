@@ -168,7 +168,7 @@ def test_halo_overhead_of_the_plans() -> None:
     assert TilePlan.for_frame((64, 64), 80, 8, 1).overhead == pytest.approx(1.5625)
 
 
-def test_build_engine_defaults_to_openvino_tile_320_halo_32_bf16_where_native(
+def test_build_engine_defaults_to_openvino_tiles_320_576_halo_32_bf16_where_native(
     checkpoint: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "default"
@@ -177,9 +177,10 @@ def test_build_engine_defaults_to_openvino_tile_320_halo_32_bf16_where_native(
     manifest = read_manifest(out)
     precision = "bf16" if cpu_has_bf16() else "fp32"
     assert (manifest.backend, manifest.precision) == ("openvino", precision)
-    assert (manifest.tile_sizes, manifest.halo) == ((320,), 32)
+    assert (manifest.tile_sizes, manifest.halo) == ((320, 576), 32)
     assert manifest.parity.max_rel_error <= manifest.parity.tolerance
-    assert f"openvino {precision} engine: tile 320, halo 32" in result.output
+    assert manifest.extra_tiles[0].parity.max_rel_error <= manifest.parity.tolerance
+    assert f"openvino {precision} engine: tile 320 / 576, halo 32" in result.output
     assert f"> precision: {precision} (this CPU " in result.output  # and why
 
 

@@ -70,5 +70,6 @@ def test_the_tile_with_the_fewest_computed_pixels_is_chosen() -> None:
 def test_a_tile_that_costs_more_per_pixel_can_lose_despite_less_overhead() -> None:
     # 512 px frame: one 576 tile computes 331,776 pixels, four 320 tiles 409,600.
     assert choose_tile((512, 512), (320, 576), 32, {320: 1.0, 576: 1.2}) == 576
-    # The small preset's FLOPs per pixel at 320 and 576 (the matmul spectrum grows with tile).
+    # The small preset's FLOPs per pixel at 320 and 576 with an unfactored DFT spectrum, whose
+    # cost grows with the tile side.
     assert choose_tile((512, 512), (320, 576), 32, {320: 500_705.0, 576: 795_616.0}) == 320
