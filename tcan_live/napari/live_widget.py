@@ -53,6 +53,16 @@ class LiveWidget(QWidget):
         self.rate.setSuffix(" Hz")
         self.rate.setToolTip("Most repaints per second; newer previews replace older ones.")
         self.rate.valueChanged.connect(self._set_rate)
+        self.budget = QDoubleSpinBox()
+        self.budget.setRange(0.5, 100.0)
+        self.budget.setDecimals(1)
+        self.budget.setValue(ReceiverControl.cpu_budget * 100)
+        self.budget.setSuffix(" % CPU")
+        self.budget.setToolTip(
+            "Most of the machine's CPU (all cores together) the display may take from the "
+            "daemon; the display rate drops where drawing costs more (software OpenGL)."
+        )
+        self.budget.valueChanged.connect(self._set_budget)
         self.connect_button = QPushButton("Connect")
         self.connect_button.clicked.connect(self._toggle)
         self.raw_box = QCheckBox("Show raw")
@@ -70,6 +80,7 @@ class LiveWidget(QWidget):
         form.addRow("Server key", self.server_key)
         form.addRow("Client key", self.client_key)
         form.addRow("Display rate", self.rate)
+        form.addRow("Display budget", self.budget)
         boxes = QHBoxLayout()
         for box in (self.raw_box, self.qc_box, self.grid_box):
             boxes.addWidget(box)
@@ -82,7 +93,7 @@ class LiveWidget(QWidget):
         layout.addWidget(self.figures)
         layout.addStretch()
         self._status_timer = QTimer(self)
-        self._status_timer.setInterval(500)
+        self._status_timer.setInterval(1000)
         self._status_timer.timeout.connect(self._update_status)
 
     @property
@@ -100,7 +111,9 @@ class LiveWidget(QWidget):
         client_key = (
             Path(self.client_key.text().strip()) if self.client_key.text().strip() else None
         )
-        control = ReceiverControl(max_rate_hz=self.rate.value())
+        control = ReceiverControl(
+            max_rate_hz=self.rate.value(), cpu_budget=self.budget.value() / 100
+        )
         worker = create_worker(
             receive_previews,
             self.address.text().strip(),
@@ -161,6 +174,10 @@ class LiveWidget(QWidget):
         if self.control is not None:
             self.control.max_rate_hz = rate
 
+    def _set_budget(self, percent: float) -> None:
+        if self.control is not None:
+            self.control.cpu_budget = percent / 100
+
     def _show_raw(self, visible: bool) -> None:
         self.layers.show_raw = visible
         for layer in self.viewer.layers:
@@ -180,7 +197,8 @@ class LiveWidget(QWidget):
         control = self.control
         text = (
             f"{self.address.text()}: {control.received} previews received, "
-            f"{sum(self.layers.frames.values())} shown, {control.merged} replaced by newer"
+            f"{sum(self.layers.frames.values())} shown, {control.merged} replaced by newer, "
+            f"display up to {1 / max(control.interval_s, 1 / control.max_rate_hz):.1f} Hz"
         )
         if control.errors:
             text += f", {control.errors} refused ({control.last_error})"

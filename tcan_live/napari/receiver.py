@@ -2,15 +2,21 @@
 
 The generator runs in a napari thread worker. It drains its socket continuously and keeps
 only the newest preview of each topic, and hands a batch to the main thread only once the
-previous batch has been shown (``ready``) and at most ``max_rate_hz`` times a second, so a slow
-viewer drops old previews here instead of queueing them in Qt or slowing the daemon (whose
-publisher never waits on a subscriber). The rate cap matters where the viewer and the daemon
-share a machine: each repaint costs CPU the daemon could use (measured: README, napari).
+previous batch has been shown (``ready``), at most ``max_rate_hz`` times a second and no more
+often than the viewer's CPU budget allows, so a slow viewer drops old previews here instead of
+queueing them in Qt or slowing the daemon (whose publisher never waits on a subscriber).
+
+The budget matters where the viewer and the daemon share a machine: each repaint costs CPU the
+daemon could use (measured: docs/napari.md). The CPU this process spent from one hand-off to the
+next (drawing, Qt's painting, software OpenGL threads, receiving) sets the wait before the next,
+so the viewer's long-run share of the machine stays within ``cpu_budget`` wherever drawing is
+expensive, and the rate cap alone applies wherever it is cheap.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Generator
@@ -23,6 +29,34 @@ from tcan_live.preview.subscriber import PreviewSubscriber
 # Topic prefixes the widget shows; composites and projections are not subscribed at all.
 TOPICS = ("raw/", "sr/", "qc/")
 _POLL_S = 0.05
+# The display never waits longer than this between batches, whatever the budget says.
+MIN_RATE_HZ = 0.5
+
+
+def display_interval(spent_cpu_s: float, cpu_budget: float, cpus: int, max_rate_hz: float) -> float:
+    """Return the wait (s) before the next batch after a display cycle that cost ``spent_cpu_s``.
+
+    Parameters
+    ----------
+    spent_cpu_s
+        CPU seconds this process used over the last cycle (hand-off to hand-off).
+    cpu_budget
+        The viewer's share of the machine, all ``cpus`` together (0.03: 3 %).
+    cpus
+        Logical CPUs of the machine.
+    max_rate_hz
+        The display-rate cap.
+
+    Returns
+    -------
+    float
+        The longer of the cap's interval and the time that brings the cycle's CPU within the
+        budget, never longer than ``1 / MIN_RATE_HZ``. A cycle whose idle cost is below the
+        budget converges to ``draw / (budget - idle)``.
+    """
+    fastest = 1.0 / max_rate_hz
+    budget_s = max(cpu_budget, 1e-6) * max(cpus, 1)
+    return min(max(fastest, spent_cpu_s / budget_s), max(fastest, 1.0 / MIN_RATE_HZ))
 
 
 @dataclass
@@ -43,6 +77,11 @@ class ReceiverControl:
         Messages refused by the protocol check, and the last reason.
     max_rate_hz
         Most batches handed to the viewer per second (each is one repaint).
+    cpu_budget
+        The viewer process's share of the machine's CPUs (all together) that display cycles
+        may use; ``interval_s`` follows from it (:func:`display_interval`).
+    interval_s
+        The current wait between batches (s), for the status line.
     """
 
     stop: threading.Event = field(default_factory=threading.Event)
@@ -53,6 +92,8 @@ class ReceiverControl:
     errors: int = 0
     last_error: str | None = None
     max_rate_hz: float = 5.0
+    cpu_budget: float = 0.03
+    interval_s: float = 0.2
 
     def __post_init__(self) -> None:
         self.ready.set()
@@ -76,6 +117,8 @@ def receive_previews(
         ) as subscriber:
             pending: dict[str, Preview] = {}
             last_batch = -math.inf
+            last_cpu: float | None = None
+            cpus = os.cpu_count() or 1
             while not control.stop.is_set():
                 preview = subscriber.receive(timeout=_POLL_S)
                 while preview is not None:
@@ -86,12 +129,16 @@ def receive_previews(
                 control.errors = subscriber.errors
                 control.last_error = subscriber.last_error
                 now = time.monotonic()
-                if (
-                    pending
-                    and control.ready.is_set()
-                    and now - last_batch >= 1 / control.max_rate_hz
-                ):
-                    last_batch = now
+                wait_s = max(control.interval_s, 1 / control.max_rate_hz)
+                if pending and control.ready.is_set() and now - last_batch >= wait_s:
+                    cpu = time.process_time()
+                    if last_cpu is not None:
+                        target = display_interval(
+                            cpu - last_cpu, control.cpu_budget, cpus, control.max_rate_hz
+                        )
+                        # Half-way steps: one unusually slow or quick cycle moves it little.
+                        control.interval_s = (control.interval_s + target) / 2
+                    last_batch, last_cpu = now, cpu
                     control.ready.clear()
                     batch, pending = list(pending.values()), {}
                     yield batch

@@ -84,6 +84,9 @@ def test_widget_layers_follow_every_published_frame_of_a_daemon(
     frames = 10
     address = free_loopback_address()
     widget = LiveWidget(viewer)
+    # The whole machine as display budget: this test is about the wire, not the pacing
+    # (tests/unit/test_display_budget.py), and at 3 % repaints here come a second or more apart.
+    widget.budget.setValue(100.0)
     viewer.window.add_dock_widget(widget, name="live")
     widget.connect_to(address)  # before the daemon binds: ZeroMQ connects when it does
     try:

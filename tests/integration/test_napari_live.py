@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,49 @@ def test_newest_preview_wins_while_the_viewer_is_busy() -> None:
             thread.join(timeout=10)
     assert [preview.t for preview in batches[1]] == [1009]
     assert control.merged >= 9
+
+
+def _pace(control: ReceiverControl, draw_cpu_s: float, cycles: int) -> None:
+    """Receive ``cycles`` batches from a publisher, each "drawn" by burning ``draw_cpu_s`` CPU."""
+    address = free_loopback_address()
+    shown = 0
+    with PreviewPublisher(PreviewConfig(address=address, max_fps=1000)) as publisher:
+        receiver = receive_previews(address, control)
+
+        def view() -> None:
+            nonlocal shown
+            for _ in receiver:
+                start = time.process_time()
+                while time.process_time() - start < draw_cpu_s:
+                    pass
+                shown += 1
+                control.ready.set()
+                if shown == cycles:
+                    control.stop.set()
+
+        thread = threading.Thread(target=view)
+        thread.start()
+        try:
+            image = np.zeros((16, 16), np.uint16)
+            for t in range(100_000):  # frames keep coming until the viewer has shown enough
+                publisher.publish(image, kind="sr", t=t, channel="actin", pixel_size_nm=50.0)
+                if control.stop.wait(0.01):
+                    break
+        finally:
+            control.stop.set()
+            thread.join(timeout=30)
+    assert shown == cycles
+
+
+def test_an_expensive_display_is_spaced_out_to_its_cpu_budget() -> None:
+    # 100 ms per draw against 1 % of the machine: far over budget, so the wait grows toward
+    # the floor; the same draws with the whole machine as budget stay near the cap.
+    costly = ReceiverControl(max_rate_hz=50.0, cpu_budget=0.01)
+    _pace(costly, draw_cpu_s=0.1, cycles=3)
+    assert costly.interval_s > 0.5
+    roomy = ReceiverControl(max_rate_hz=50.0, cpu_budget=1.0)
+    _pace(roomy, draw_cpu_s=0.001, cycles=3)
+    assert roomy.interval_s < 0.2
 
 
 def test_reconnects_when_the_daemon_restarts(widget: LiveWidget, viewer: Any) -> None:
