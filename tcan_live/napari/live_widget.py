@@ -198,7 +198,7 @@ class LiveWidget(QWidget):
         text = (
             f"{self.address.text()}: {control.received} previews received, "
             f"{sum(self.layers.frames.values())} shown, {control.merged} replaced by newer, "
-            f"display up to {1 / max(control.interval_s, 1 / control.max_rate_hz):.1f} Hz"
+            f"display up to {1 / control.wait_s:.1f} Hz"
         )
         if control.errors:
             text += f", {control.errors} refused ({control.last_error})"

@@ -51,8 +51,9 @@ def display_interval(spent_cpu_s: float, cpu_budget: float, cpus: int, max_rate_
     -------
     float
         The longer of the cap's interval and the time that brings the cycle's CPU within the
-        budget, never longer than ``1 / MIN_RATE_HZ``. A cycle whose idle cost is below the
-        budget converges to ``draw / (budget - idle)``.
+        budget, never longer than ``1 / MIN_RATE_HZ``. Repeated with the receiver's half-way
+        steps, cycles whose idle cost (CPU s per s) is below ``cpu_budget * cpus`` settle at
+        ``draw / (cpu_budget * cpus - idle)``.
     """
     fastest = 1.0 / max_rate_hz
     budget_s = max(cpu_budget, 1e-6) * max(cpus, 1)
@@ -81,7 +82,7 @@ class ReceiverControl:
         The viewer process's share of the machine's CPUs (all together) that display cycles
         may use; ``interval_s`` follows from it (:func:`display_interval`).
     interval_s
-        The current wait between batches (s), for the status line.
+        The wait the budget asks for between batches (s; 0 until a cycle is measured).
     """
 
     stop: threading.Event = field(default_factory=threading.Event)
@@ -93,10 +94,15 @@ class ReceiverControl:
     last_error: str | None = None
     max_rate_hz: float = 5.0
     cpu_budget: float = 0.03
-    interval_s: float = 0.2
+    interval_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.ready.set()
+
+    @property
+    def wait_s(self) -> float:
+        """The wait between batches now: the budget's or the rate cap's, whichever is longer."""
+        return max(self.interval_s, 1 / self.max_rate_hz)
 
 
 def receive_previews(
@@ -129,8 +135,7 @@ def receive_previews(
                 control.errors = subscriber.errors
                 control.last_error = subscriber.last_error
                 now = time.monotonic()
-                wait_s = max(control.interval_s, 1 / control.max_rate_hz)
-                if pending and control.ready.is_set() and now - last_batch >= wait_s:
+                if pending and control.ready.is_set() and now - last_batch >= control.wait_s:
                     cpu = time.process_time()
                     if last_cpu is not None:
                         target = display_interval(
