@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -459,11 +459,12 @@ def bench_batch(
 @bench_app.command("napari")
 def bench_napari(
     engine: EngineOption,
-    frames: Annotated[int, typer.Option("--frames", min=2, help="Frames per daemon run.")] = 24,
+    frames: Annotated[int, typer.Option("--frames", min=2, help="Frames per daemon run.")] = 48,
     size: SizeOption = 256,
     repeats: Annotated[
-        int, typer.Option("--repeats", min=1, help="Turns, each without then with the viewer.")
-    ] = 3,
+        int,
+        typer.Option("--repeats", min=1, help="Turns, each one run without and one with."),
+    ] = 8,
     display_rate: Annotated[
         float,
         typer.Option("--display-rate", min=0.5, max=60.0, help="The widget's repaints per second."),
@@ -503,16 +504,30 @@ def bench_napari(
     console.print(table)
     console.print(
         f"with / without: median of the turns' ratios {report['median_turn_ratio']:.3f}, "
-        f"ratio of the medians {report['with_over_without']:.3f}; viewer: "
+        f"ratio of the medians {report['with_over_without']:.3f}{_mean_and_error(report)}; viewer: "
         f"{report['previews_received']} previews received, {report['previews_shown']} given to "
         "layers (newer ones replace older, latest wins; hidden layers draw when shown)"
     )
     console.print(
         f"the viewer's process used {100 * report['viewer_cpu_share_with']:.1f} % of the "
         f"machine's {report['logical_cpus']} CPUs during runs with the widget "
-        f"({100 * report['viewer_cpu_share_without']:.1f} % without)"
+        f"({100 * report['viewer_cpu_share_without']:.1f} % without); the rest of the machine "
+        f"(X server, other processes) {100 * report['others_cpu_share_with']:.1f} % with, "
+        f"{100 * report['others_cpu_share_without']:.1f} % without; the daemon's CPU per frame "
+        f"{report['daemon_cpu_s_per_frame_with']:.2f} s with, "
+        f"{report['daemon_cpu_s_per_frame_without']:.2f} s without; taken by the hypervisor "
+        f"{100 * report['steal_share_with']:.1f} % with, "
+        f"{100 * report['steal_share_without']:.1f} % without"
     )
     _write_json(console, report, json_out)
+
+
+def _mean_and_error(report: dict[str, Any]) -> str:
+    """Describe the mean of the turns' ratios and its standard error (two turns or more)."""
+    if report["turn_ratio_sem"] is None:
+        return ""
+    mean, error = report["turn_ratio_mean"], report["turn_ratio_sem"]
+    return f", mean of the turns' ratios {mean:.3f} +- {error:.3f}"
 
 
 def register(app: typer.Typer) -> None:

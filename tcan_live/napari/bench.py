@@ -157,9 +157,9 @@ def _need_display() -> None:
 def viewer_cost(
     engine: Path,
     *,
-    frames: int = 24,
+    frames: int = 48,
     size: int = 256,
-    repeats: int = 3,
+    repeats: int = 8,
     display_rate_hz: float = 5.0,
     viewer: napari.Viewer | None = None,
     log: Callable[[str], None] = lambda _: None,
@@ -173,7 +173,9 @@ def viewer_cost(
     frames, size
         Frames replayed per daemon run, and their side (px, at the engine's pixel size).
     repeats
-        Turns; each runs the daemon without, then with, the widget attached.
+        Turns; each runs the daemon once without and once with the widget attached, in an
+        order flipped every turn. On a shared 2-core machine one turn's ratio spreads by about
+        7 % (standard deviation), so the default 8 turns put their mean within about 2.5 %.
     display_rate_hz
         The widget's display-rate cap (its default is 5 Hz).
     viewer
@@ -184,8 +186,11 @@ def viewer_cost(
     dict
         JSON-ready: per-turn frames/s without and with, their medians and the ratio of the
         medians (``with_over_without``), each turn's ratio and their median
-        (``median_turn_ratio``), the share of the machine's CPUs this process used during the
-        runs without and with the widget (medians), previews received and given to layers.
+        (``median_turn_ratio``), their mean and its standard error (``turn_ratio_mean``,
+        ``turn_ratio_sem``, None for one turn), and, as medians over the runs without and with
+        the widget: the share of the machine's CPUs this process used, the daemon's CPU
+        seconds per frame, the share the rest of the machine (the X server, other processes)
+        and the hypervisor took; previews received and given to layers.
     """
     read_manifest(engine)  # a bad engine folder fails here, in one line, before any daemon runs
     if viewer is None:
@@ -212,6 +217,22 @@ def viewer_cost(
     return report
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's finished and reaped children (0 on Windows)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def _machine_cpu_s() -> tuple[float, float]:
+    """CPU seconds the machine's CPUs spent running anything, and those its hypervisor took."""
+    import psutil
+
+    times = psutil.cpu_times()
+    # Linux counts guest time inside user; steal (another tenant's) is kept apart.
+    fields = ("user", "nice", "system", "irq", "softirq")
+    return float(sum(getattr(times, name, 0.0) for name in fields)), getattr(times, "steal", 0.0)
+
+
 def _turns(
     folder: Path,
     files: list[Path],
@@ -224,6 +245,11 @@ def _turns(
     # CPU this process (viewer, widget, receiver, software OpenGL threads) used per daemon run,
     # as a share of the machine: what the viewer could have taken from the daemon.
     viewer_cpu: dict[str, list[float]] = {"without": [], "with": []}
+    # The daemon's own CPU per frame, and what the rest of the machine (the X server, other
+    # processes) used meanwhile: where the daemon's lost time went.
+    daemon_cpu_per_frame: dict[str, list[float]] = {"without": [], "with": []}
+    others_cpu: dict[str, list[float]] = {"without": [], "with": []}
+    stolen: dict[str, list[float]] = {"without": [], "with": []}
     cpus = os.cpu_count() or 1
     received = shown = 0
     for turn in range(repeats):
@@ -238,10 +264,17 @@ def _turns(
             if mode == "with":
                 widget.connect_to(address)
             cpu_start, wall_start = time.process_time(), time.monotonic()
+            daemon_start, (busy_start, steal_start) = _children_cpu_s(), _machine_cpu_s()
             try:
                 run_daemon(config)
                 cpu_s, wall_s = time.process_time() - cpu_start, time.monotonic() - wall_start
+                daemon_s = _children_cpu_s() - daemon_start
+                busy_end, steal_end = _machine_cpu_s()
+                busy_s = busy_end - busy_start
+                stolen[mode].append((steal_end - steal_start) / (wall_s * cpus))
                 viewer_cpu[mode].append(cpu_s / (wall_s * cpus))
+                daemon_cpu_per_frame[mode].append(daemon_s / len(files))
+                others_cpu[mode].append(max(busy_s - daemon_s - cpu_s, 0.0) / (wall_s * cpus))
             finally:
                 got = widget.control.received if mode == "with" and widget.control else 0
                 if mode == "with":
@@ -270,8 +303,19 @@ def _turns(
         "with_over_without": with_viewer / without,
         "per_turn_ratios": per_turn,
         "median_turn_ratio": statistics.median(per_turn),
+        "turn_ratio_mean": statistics.fmean(per_turn),
+        # Standard error of that mean: how far the machine's noise leaves it from the truth.
+        "turn_ratio_sem": (
+            statistics.stdev(per_turn) / len(per_turn) ** 0.5 if len(per_turn) > 1 else None
+        ),
         "viewer_cpu_share_without": statistics.median(viewer_cpu["without"]),
         "viewer_cpu_share_with": statistics.median(viewer_cpu["with"]),
+        "daemon_cpu_s_per_frame_without": statistics.median(daemon_cpu_per_frame["without"]),
+        "daemon_cpu_s_per_frame_with": statistics.median(daemon_cpu_per_frame["with"]),
+        "others_cpu_share_without": statistics.median(others_cpu["without"]),
+        "others_cpu_share_with": statistics.median(others_cpu["with"]),
+        "steal_share_without": statistics.median(stolen["without"]),
+        "steal_share_with": statistics.median(stolen["with"]),
         "logical_cpus": cpus,
         "previews_received": received,
         "previews_shown": shown,

@@ -135,6 +135,15 @@ def test_bench_napari_runs_a_daemon_with_and_without_the_widget(
     assert report["median_turn_ratio"] == report["per_turn_ratios"][0]
     assert 0 < report["previews_shown"] <= report["previews_received"]
     assert 0 <= report["viewer_cpu_share_without"] <= 1 and 0 < report["viewer_cpu_share_with"] <= 1
+    # Where the daemon's time went: its own CPU per frame (a reaped child's), the rest's share.
+    assert (
+        report["daemon_cpu_s_per_frame_without"] > 0 and report["daemon_cpu_s_per_frame_with"] > 0
+    )
+    for mode in ("without", "with"):
+        assert 0 <= report[f"others_cpu_share_{mode}"] <= 1
+        assert 0 <= report[f"steal_share_{mode}"] <= 1
+    assert report["turn_ratio_mean"] == report["per_turn_ratios"][0]
+    assert report["turn_ratio_sem"] is None  # one turn has no spread
 
 
 def test_bench_napari_without_a_display_says_so_in_one_line(
