@@ -28,10 +28,21 @@ def layer_name(preview: Preview) -> str:
     return f"{_KIND_TITLE[preview.kind]} {preview.channel}" + (f" {image}" if image else "")
 
 
+def _figure(value: float) -> str:
+    """Format a figure for reading at a glance: whole numbers whole, others to 3 digits.
+
+    Latencies in ms and counts reach thousands, where ``.3g`` would print ``3.31e+04``.
+    """
+    if isinstance(value, int) or (abs(value) >= 1000 and abs(value) < 1e9):
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
 def qc_figures(header: dict[str, Any]) -> dict[str, str]:
     """Return the displayable QC figures of a header: numbers, strings and flags, formatted.
 
-    Unknown keys are shown as they come; values of other types (lists, objects) are left out.
+    Unknown keys are shown as they come; empty strings and values of other types (lists,
+    objects) are left out.
     """
     shown: dict[str, str] = {}
     qc = header.get("qc")
@@ -39,10 +50,16 @@ def qc_figures(header: dict[str, Any]) -> dict[str, str]:
         if isinstance(value, bool):
             shown[str(key)] = "yes" if value else "no"
         elif isinstance(value, (int, float)):
-            shown[str(key)] = f"{value:.3g}"
-        elif isinstance(value, str):
+            shown[str(key)] = _figure(value)
+        elif isinstance(value, str) and value:  # an empty reason (not flagged) says nothing
             shown[str(key)] = value
     return shown
+
+
+def _units(preview: Preview) -> tuple[str, str]:
+    """Return the (y, x) units of a preview's layer: micrometres where its pixel size is known."""
+    known = isinstance(preview.header.get("pixel_size_nm"), (int, float))
+    return ("micrometer", "micrometer") if known else ("pixel", "pixel")
 
 
 def _placement(preview: Preview) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -116,12 +133,13 @@ class LiveLayers:
     def _add(self, name: str, preview: Preview) -> None:
         image = np.asarray(preview.image)
         scale, translate = _placement(preview)
+        where = {"scale": scale, "translate": translate, "axis_labels": ("y", "x")}
+        where["units"] = _units(preview)
         if preview.kind == "qc":
             layer = self.viewer.add_image(
                 image,
                 name=name,
-                scale=scale,
-                translate=translate,
+                **where,
                 visible=self.show_qc,
                 **qc_layer_options(),
             )
@@ -129,8 +147,7 @@ class LiveLayers:
             layer = self.viewer.add_image(
                 image,
                 name=name,
-                scale=scale,
-                translate=translate,
+                **where,
                 colormap=channel_colormap(preview.header.get("color")),
                 contrast_limits=contrast_limits(image),
                 blending="additive",

@@ -85,6 +85,16 @@ def _scale_and_translate(attrs: dict[str, Any]) -> tuple[list[float], list[float
     return scale, translate
 
 
+def _axis_labels_and_units(attrs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Return the (t, z, y, x) names and units of an NGFF image (its channel axis left out).
+
+    NGFF units are UDUNITS names (``micrometer``, ``second``), which napari's units read; an
+    axis without one counts in samples (``pixel``), as napari's own default does.
+    """
+    axes = [a for a in attrs["multiscales"][0]["axes"] if a.get("type") != "channel"]
+    return [str(a["name"]) for a in axes], [str(a.get("unit", "pixel")) for a in axes]
+
+
 def _image_layer(location: Path, title: str, suffix: str) -> LayerData:
     group = zarr.open_group(LocalStore(location, read_only=True), mode="r")
     attrs: dict[str, Any] = dict(cast("dict[str, Any]", group.attrs["ome"]))
@@ -95,11 +105,14 @@ def _image_layer(location: Path, title: str, suffix: str) -> LayerData:
     channels: list[dict[str, Any]] = attrs.get("omero", {}).get("channels", [])
     names = [str(c.get("label", f"channel {i}")) for i, c in enumerate(channels)]
     names += [f"channel {i}" for i in range(len(names), data.shape[1])]
+    labels, units = _axis_labels_and_units(attrs)
     options: dict[str, Any] = {
         "channel_axis": 1,
         "name": [f"{title} {name}{suffix}" for name in names],
         "scale": [scale[0], *scale[2:]],
         "translate": [translate[0], *translate[2:]],
+        "axis_labels": labels,
+        "units": units,
         "metadata": {"tcan_live_kind": title, "path": str(location)},
     }
     if title == "confidence":

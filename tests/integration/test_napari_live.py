@@ -120,6 +120,9 @@ def test_live_layers_per_channel_at_physical_scale_with_qc_and_screenshot(
         sr, raw, qc = (viewer.layers[f"{k} actin"] for k in ("SR", "raw", "confidence"))
         np.testing.assert_allclose(sr.scale, [SR_NM / 1000] * 2)
         np.testing.assert_allclose(raw.scale, [RAW_NM / 1000] * 2)
+        for layer in (raw, sr):  # the scale bar reads micrometres
+            assert layer.axis_labels == ("y", "x")
+            assert [str(u) for u in layer.units] == ["micrometer", "micrometer"]
         # Pixel corners at the origin: a 64 px raw and its 128 px SR cover the same 6.4 um.
         for layer in (raw, sr):  # extent.world spans the first and last pixels' centres
             corners = layer.extent.world + np.array([-1, 1])[:, None] * layer.scale / 2

@@ -63,6 +63,10 @@ def test_store_opens_with_raw_and_sr_overlaid_t_and_z_sliders(viewer: Any, tmp_p
     assert sr.data.shape == (TIME_POINTS, SLICES, 48, 64)
     np.testing.assert_allclose(raw.scale, [20.0, 0.5, 0.1, 0.1])  # s, um, um, um
     np.testing.assert_allclose(sr.scale, [20.0, 0.5, 0.05, 0.05])
+    for layer in (raw, sr):  # the sliders and the scale bar name what the store says
+        assert layer.axis_labels == ("t", "z", "y", "x")
+        assert [str(u) for u in layer.units] == ["second", "micrometer", "micrometer", "micrometer"]
+    assert viewer.dims.axis_labels == ("t", "z", "y", "x")
     for layer in (raw, sr):  # the same field of view: 24 x 32 px at 100 nm = 2.4 x 3.2 um
         last = layer.extent.world[1][2:] + layer.scale[2:] / 2
         first = layer.extent.world[0][2:] - layer.scale[2:] / 2
