@@ -509,25 +509,35 @@ def bench_napari(
         "layers (newer ones replace older, latest wins; hidden layers draw when shown)"
     )
     console.print(
-        f"the viewer's process used {100 * report['viewer_cpu_share_with']:.1f} % of the "
-        f"machine's {report['logical_cpus']} CPUs during runs with the widget "
-        f"({100 * report['viewer_cpu_share_without']:.1f} % without); the rest of the machine "
-        f"(X server, other processes) {100 * report['others_cpu_share_with']:.1f} % with, "
-        f"{100 * report['others_cpu_share_without']:.1f} % without; the daemon's CPU per frame "
-        f"{report['daemon_cpu_s_per_frame_with']:.2f} s with, "
-        f"{report['daemon_cpu_s_per_frame_without']:.2f} s without; taken by the hypervisor "
-        f"{100 * report['steal_share_with']:.1f} % with, "
-        f"{100 * report['steal_share_without']:.1f} % without"
+        f"where the machine's {report['logical_cpus']} CPUs went, with the widget / without: "
+        f"the viewer's process {_shares(report, 'viewer_cpu_share')}; the rest of the machine "
+        f"(X server, other processes) {_shares(report, 'others_cpu_share')}; the hypervisor "
+        f"{_shares(report, 'steal_share')}; the daemon's CPU per frame (start-up included) "
+        f"{_shares(report, 'daemon_cpu_s_per_frame', percent=False)}"
     )
     _write_json(console, report, json_out)
 
 
 def _mean_and_error(report: dict[str, Any]) -> str:
-    """Describe the mean of the turns' ratios and its standard error (two turns or more)."""
+    """Describe the mean of the turns' ratios, its standard error and lower bound (2+ turns)."""
     if report["turn_ratio_sem"] is None:
         return ""
     mean, error = report["turn_ratio_mean"], report["turn_ratio_sem"]
-    return f", mean of the turns' ratios {mean:.3f} +- {error:.3f}"
+    lower = report["turn_ratio_lower_95"]
+    return (
+        f", mean of the turns' ratios {mean:.3f} +- {error:.3f} (one-sided 95 % bound {lower:.3f})"
+    )
+
+
+def _shares(report: dict[str, Any], measure: str, *, percent: bool = True) -> str:
+    """Format a measure's medians with and without the widget ("n/a" where not measured)."""
+
+    def one(value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{100 * value:.1f} %" if percent else f"{value:.2f} s"
+
+    return f"{one(report[f'{measure}_with'])} / {one(report[f'{measure}_without'])}"
 
 
 def register(app: typer.Typer) -> None:

@@ -175,7 +175,8 @@ def viewer_cost(
     repeats
         Turns; each runs the daemon once without and once with the widget attached, in an
         order flipped every turn. On a shared 2-core machine one turn's ratio spreads by about
-        7 % (standard deviation), so the default 8 turns put their mean within about 2.5 %.
+        7 % (standard deviation), so the default 8 turns give their mean a standard error of
+        about 2.5 % (the report adds a one-sided 95 % lower bound).
     display_rate_hz
         The widget's display-rate cap (its default is 5 Hz).
     viewer
@@ -217,8 +218,13 @@ def viewer_cost(
     return report
 
 
-def _children_cpu_s() -> float:
-    """CPU seconds (user + system) of this process's finished and reaped children (0 on Windows)."""
+def _children_cpu_s() -> float | None:
+    """CPU seconds (user + system) of this process's finished and reaped children.
+
+    None where the platform does not count them (Windows reports 0).
+    """
+    if os.name != "posix":
+        return None
     times = os.times()
     return times.children_user + times.children_system
 
@@ -233,6 +239,64 @@ def _machine_cpu_s() -> tuple[float, float]:
     return float(sum(getattr(times, name, 0.0) for name in fields)), getattr(times, "steal", 0.0)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+MODES = ("without", "with")
+
+
+def summarise_turns(
+    speeds: dict[str, list[float]], shares: dict[str, dict[str, list[float | None]]]
+) -> dict[str, Any]:
+    """Summarise alternating runs: ratios per turn, their median, mean and its uncertainty.
+
+    Parameters
+    ----------
+    speeds
+        Frames per second of each run, per mode (``"without"``, ``"with"``), turn by turn.
+    shares
+        Per measure (e.g. ``"viewer_cpu_share"``), per mode, one value per run (None where
+        the platform cannot measure it); reported as ``MEASURE_MODE`` medians.
+
+    Returns
+    -------
+    dict
+        Per-turn ratios (with / without) and their median, mean, standard error and one-sided
+        95 % lower bound (Student's t; None for one turn), the medians of each mode and their
+        ratio, and each measure's median per mode.
+    """
+    from scipy import stats
+
+    per_turn = [w / wo for wo, w in zip(speeds["without"], speeds["with"], strict=True)]
+    mean = statistics.fmean(per_turn)
+    sem = statistics.stdev(per_turn) / len(per_turn) ** 0.5 if len(per_turn) > 1 else None
+    lower = None if sem is None else mean - float(stats.t.ppf(0.95, len(per_turn) - 1)) * sem
+    without, with_viewer = statistics.median(speeds["without"]), statistics.median(speeds["with"])
+    report: dict[str, Any] = {
+        "repeats": len(per_turn),
+        "frames_per_s_without": speeds["without"],
+        "frames_per_s_with": speeds["with"],
+        "median_without": without,
+        "median_with": with_viewer,
+        "with_over_without": with_viewer / without,
+        # A turn's two runs follow each other, so their ratio is least moved by the machine's
+        # load drifting between turns; the ratio of the medians is reported beside it.
+        "per_turn_ratios": per_turn,
+        "median_turn_ratio": statistics.median(per_turn),
+        "turn_ratio_mean": mean,
+        "turn_ratio_sem": sem,
+        "turn_ratio_lower_95": lower,
+    }
+    for measure, by_mode in shares.items():
+        for mode in MODES:
+            values = [v for v in by_mode[mode] if v is not None]
+            report[f"{measure}_{mode}"] = statistics.median(values) if values else None
+    return report
+
+
 def _turns(
     folder: Path,
     files: list[Path],
@@ -241,21 +305,23 @@ def _turns(
     repeats: int,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    speeds: dict[str, list[float]] = {"without": [], "with": []}
-    # CPU this process (viewer, widget, receiver, software OpenGL threads) used per daemon run,
-    # as a share of the machine: what the viewer could have taken from the daemon.
-    viewer_cpu: dict[str, list[float]] = {"without": [], "with": []}
-    # The daemon's own CPU per frame, and what the rest of the machine (the X server, other
-    # processes) used meanwhile: where the daemon's lost time went.
-    daemon_cpu_per_frame: dict[str, list[float]] = {"without": [], "with": []}
-    others_cpu: dict[str, list[float]] = {"without": [], "with": []}
-    stolen: dict[str, list[float]] = {"without": [], "with": []}
-    cpus = os.cpu_count() or 1
+    speeds: dict[str, list[float]] = {mode: [] for mode in MODES}
+    # Where the machine's CPU went during each run, as shares of its CPUs: this process (viewer,
+    # widget, receiver, software OpenGL threads), the rest of the machine (the X server, other
+    # processes; what is left of the busy time after the daemon and this process, unclipped, so
+    # an accounting mismatch shows) and the hypervisor (steal); and the daemon's own CPU per
+    # frame, start-up (imports, engine load) included.
+    shares: dict[str, dict[str, list[float | None]]] = {
+        measure: {mode: [] for mode in MODES}
+        for measure in ("viewer_cpu_share", "others_cpu_share", "steal_share")
+    }
+    shares["daemon_cpu_s_per_frame"] = {mode: [] for mode in MODES}
+    cpus = usable_cpus()
     received = shown = 0
     for turn in range(repeats):
         # Each turn's order flips: back-to-back daemon runs are not alike (the second of two
         # identical runs measured 2-5 % faster), so a fixed order would favour one side.
-        for mode in ("without", "with") if turn % 2 == 0 else ("with", "without"):
+        for mode in MODES if turn % 2 == 0 else MODES[::-1]:
             log(f"turn {turn + 1}/{repeats}: daemon {mode} the viewer attached")
             address = free_loopback_address()
             name = f"{mode}-{turn}"
@@ -268,13 +334,18 @@ def _turns(
             try:
                 run_daemon(config)
                 cpu_s, wall_s = time.process_time() - cpu_start, time.monotonic() - wall_start
-                daemon_s = _children_cpu_s() - daemon_start
-                busy_end, steal_end = _machine_cpu_s()
-                busy_s = busy_end - busy_start
-                stolen[mode].append((steal_end - steal_start) / (wall_s * cpus))
-                viewer_cpu[mode].append(cpu_s / (wall_s * cpus))
-                daemon_cpu_per_frame[mode].append(daemon_s / len(files))
-                others_cpu[mode].append(max(busy_s - daemon_s - cpu_s, 0.0) / (wall_s * cpus))
+                daemon_end, (busy_end, steal_end) = _children_cpu_s(), _machine_cpu_s()
+                machine_s = wall_s * cpus
+                shares["viewer_cpu_share"][mode].append(cpu_s / machine_s)
+                shares["steal_share"][mode].append((steal_end - steal_start) / machine_s)
+                if daemon_end is None or daemon_start is None:
+                    shares["daemon_cpu_s_per_frame"][mode].append(None)
+                    shares["others_cpu_share"][mode].append(None)
+                else:
+                    daemon_s = daemon_end - daemon_start
+                    shares["daemon_cpu_s_per_frame"][mode].append(daemon_s / len(files))
+                    others_s = busy_end - busy_start - daemon_s - cpu_s
+                    shares["others_cpu_share"][mode].append(others_s / machine_s)
             finally:
                 got = widget.control.received if mode == "with" and widget.control else 0
                 if mode == "with":
@@ -290,32 +361,7 @@ def _turns(
             if stored != len(files):
                 raise RuntimeError(f"{name}: {stored} of {len(files)} frames super-resolved")
             speeds[mode].append(rate)
-    without, with_viewer = statistics.median(speeds["without"]), statistics.median(speeds["with"])
-    # A turn's two runs follow each other, so their ratio is least moved by the machine's load
-    # drifting between turns; the ratio of the medians is reported beside it.
-    per_turn = [w / wo for wo, w in zip(speeds["without"], speeds["with"], strict=True)]
-    return {
-        "repeats": repeats,
-        "frames_per_s_without": speeds["without"],
-        "frames_per_s_with": speeds["with"],
-        "median_without": without,
-        "median_with": with_viewer,
-        "with_over_without": with_viewer / without,
-        "per_turn_ratios": per_turn,
-        "median_turn_ratio": statistics.median(per_turn),
-        "turn_ratio_mean": statistics.fmean(per_turn),
-        # Standard error of that mean: how far the machine's noise leaves it from the truth.
-        "turn_ratio_sem": (
-            statistics.stdev(per_turn) / len(per_turn) ** 0.5 if len(per_turn) > 1 else None
-        ),
-        "viewer_cpu_share_without": statistics.median(viewer_cpu["without"]),
-        "viewer_cpu_share_with": statistics.median(viewer_cpu["with"]),
-        "daemon_cpu_s_per_frame_without": statistics.median(daemon_cpu_per_frame["without"]),
-        "daemon_cpu_s_per_frame_with": statistics.median(daemon_cpu_per_frame["with"]),
-        "others_cpu_share_without": statistics.median(others_cpu["without"]),
-        "others_cpu_share_with": statistics.median(others_cpu["with"]),
-        "steal_share_without": statistics.median(stolen["without"]),
-        "steal_share_with": statistics.median(stolen["with"]),
+    return summarise_turns(speeds, shares) | {
         "logical_cpus": cpus,
         "previews_received": received,
         "previews_shown": shown,

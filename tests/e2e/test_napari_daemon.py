@@ -85,7 +85,7 @@ def test_widget_layers_follow_every_published_frame_of_a_daemon(
     address = free_loopback_address()
     widget = LiveWidget(viewer)
     # The whole machine as display budget: this test is about the wire, not the pacing
-    # (tests/unit/test_display_budget.py), and at 3 % repaints here come a second or more apart.
+    # (tests/unit/test_display_budget.py), and at the default 2 % repaints here come 2 s apart.
     widget.budget.setValue(100.0)
     viewer.window.add_dock_widget(widget, name="live")
     widget.connect_to(address)  # before the daemon binds: ZeroMQ connects when it does
@@ -140,10 +140,12 @@ def test_bench_napari_runs_a_daemon_with_and_without_the_widget(
         report["daemon_cpu_s_per_frame_without"] > 0 and report["daemon_cpu_s_per_frame_with"] > 0
     )
     for mode in ("without", "with"):
-        assert 0 <= report[f"others_cpu_share_{mode}"] <= 1
+        # The rest is unclipped (busy time less the daemon's and the viewer's): an accounting
+        # mismatch (the daemon's CPU not reaped, counted twice) would push it far from 0.
+        assert -0.1 < report[f"others_cpu_share_{mode}"] < 0.5
         assert 0 <= report[f"steal_share_{mode}"] <= 1
     assert report["turn_ratio_mean"] == report["per_turn_ratios"][0]
-    assert report["turn_ratio_sem"] is None  # one turn has no spread
+    assert report["turn_ratio_sem"] is None and report["turn_ratio_lower_95"] is None
 
 
 def test_bench_napari_without_a_display_says_so_in_one_line(
