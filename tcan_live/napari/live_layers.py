@@ -33,7 +33,8 @@ def _figure(value: float) -> str:
 
     Latencies in ms and counts reach thousands, where ``.3g`` would print ``3.31e+04``.
     """
-    if isinstance(value, int) or (abs(value) >= 1000 and abs(value) < 1e9):
+    # From 999.5, ``.3g`` rounds to ``1e+03``.
+    if isinstance(value, int) or 999.5 <= abs(value) < 1e9:
         return f"{value:.0f}"
     return f"{value:.3g}"
 
@@ -41,8 +42,9 @@ def _figure(value: float) -> str:
 def qc_figures(header: dict[str, Any]) -> dict[str, str]:
     """Return the displayable QC figures of a header: numbers, strings and flags, formatted.
 
-    Unknown keys are shown as they come; empty strings and values of other types (lists,
-    objects) are left out.
+    Unknown keys are shown as they come; values of other types (lists, objects) are left out.
+    Empty strings are kept, so that a frame's empty reason replaces an earlier frame's
+    (:func:`figures_lines` leaves them out of the text).
     """
     shown: dict[str, str] = {}
     qc = header.get("qc")
@@ -51,9 +53,18 @@ def qc_figures(header: dict[str, Any]) -> dict[str, str]:
             shown[str(key)] = "yes" if value else "no"
         elif isinstance(value, (int, float)):
             shown[str(key)] = _figure(value)
-        elif isinstance(value, str) and value:  # an empty reason (not flagged) says nothing
+        elif isinstance(value, str):
             shown[str(key)] = value
     return shown
+
+
+def figures_lines(figures: dict[str, dict[str, str]]) -> str:
+    """Return the latest QC figures as text, one line per channel; empty figures left out."""
+    lines = []
+    for channel, values in sorted(figures.items()):
+        shown = (f"{key} {value}" for key, value in sorted(values.items()) if value)
+        lines.append(f"{channel}: " + ", ".join(shown))
+    return "\n".join(lines)
 
 
 def _units(preview: Preview) -> tuple[str, str]:
@@ -170,15 +181,15 @@ class LiveLayers:
             layer.scale = scale
         if not np.allclose(layer.translate, translate):
             layer.translate = translate
+        units = _units(preview)
+        if tuple(str(u) for u in layer.units) != units:  # a pixel size stated or dropped
+            layer.units = units
         if preview.kind != "qc":
             layer.contrast_limits = contrast_limits(image)
 
     def figures_text(self) -> str:
         """Return the QC figures as lines of text, one per channel."""
-        return "\n".join(
-            f"{channel}: " + ", ".join(f"{key} {value}" for key, value in sorted(values.items()))
-            for channel, values in sorted(self.figures.items())
-        )
+        return figures_lines(self.figures)
 
     def side_by_side(self, enabled: bool) -> None:
         """Show raw and SR in two grid cells, each with every channel blended (or overlay).

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import napari
 from napari.qt.threading import GeneratorWorker, create_worker
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -24,6 +26,39 @@ from tcan_live.napari.live_layers import LiveLayers
 from tcan_live.napari.receiver import ReceiverControl, receive_previews
 from tcan_live.preview.config import DEFAULT_ADDRESS
 from tcan_live.preview.protocol import Preview
+
+
+class LiveText(QPlainTextEdit):
+    """Read-only text that changes without re-laying the window out.
+
+    A QLabel's new text asks its parents for a new layout, which repaints the main window; with
+    a software-rendered canvas that costs about as much as a frame (measured: docs/napari.md).
+    A fixed-height text box repaints only itself.
+
+    Parameters
+    ----------
+    lines
+        Lines of text the box shows without scrolling.
+    """
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.setReadOnly(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        margins = self.contentsMargins().top() + self.contentsMargins().bottom()
+        document = self.document()
+        spacing = 2 * document.documentMargin() if document is not None else 0.0
+        self.setFixedHeight(int(lines * self.fontMetrics().lineSpacing() + margins + spacing))
+
+    def text(self) -> str:
+        """Return the text shown."""
+        return self.toPlainText()
+
+    def setText(self, text: str) -> None:  # noqa: N802  # QLabel's name, for the same use
+        """Show ``text`` in place of what was shown (unchanged text is not repainted)."""
+        if text != self.toPlainText():
+            self.setPlainText(text)
 
 
 class LiveWidget(QWidget):
@@ -71,9 +106,9 @@ class LiveWidget(QWidget):
         self.qc_box.toggled.connect(self._show_qc)
         self.grid_box = QCheckBox("Raw | SR side by side")
         self.grid_box.toggled.connect(self.layers.side_by_side)
-        self.status = QLabel("not connected")
-        self.figures = QLabel("")
-        self.figures.setWordWrap(True)
+        self.status = LiveText(lines=3)
+        self.status.setText("not connected")
+        self.figures = LiveText(lines=10)
 
         form = QFormLayout()
         form.addRow("Address", self.address)
@@ -92,9 +127,12 @@ class LiveWidget(QWidget):
         layout.addWidget(QLabel("QC per frame"))
         layout.addWidget(self.figures)
         layout.addStretch()
+        # The status rides on the batches' repaints; this timer updates it only while no batch
+        # arrives (idle, or waiting for the daemon).
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(1000)
-        self._status_timer.timeout.connect(self._update_status)
+        self._status_timer.timeout.connect(self._update_idle_status)
+        self._shown_since_tick = False
 
     @property
     def connected(self) -> bool:
@@ -161,6 +199,8 @@ class LiveWidget(QWidget):
             for preview in batch:
                 self.layers.show(preview)
             self.figures.setText(self.layers.figures_text())
+            self._update_status()
+            self._shown_since_tick = True
         finally:
             if self.control is not None:
                 self.control.ready.set()
@@ -189,6 +229,11 @@ class LiveWidget(QWidget):
         for layer in self.viewer.layers:
             if layer.name.startswith("confidence "):
                 layer.visible = visible
+
+    def _update_idle_status(self) -> None:
+        if not self._shown_since_tick:
+            self._update_status()
+        self._shown_since_tick = False
 
     def _update_status(self) -> None:
         if self.control is None or not self.connected:

@@ -85,14 +85,38 @@ def _scale_and_translate(attrs: dict[str, Any]) -> tuple[list[float], list[float
     return scale, translate
 
 
-def _axis_labels_and_units(attrs: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Return the (t, z, y, x) names and units of an NGFF image (its channel axis left out).
+_PREFIXES = (
+    *("yocto", "zepto", "atto", "femto", "pico", "nano", "micro", "milli", "centi", "deci", ""),
+    *("hecto", "kilo", "mega", "giga", "tera", "peta", "exa", "zetta", "yotta"),
+)
+# The units NGFF allows on space and time axes (UDUNITS names), all of which napari reads.
+NGFF_UNITS = frozenset(
+    [f"{prefix}{base}" for prefix in _PREFIXES for base in ("meter", "second")]
+    + ["angstrom", "foot", "inch", "mile", "parsec", "yard", "minute", "hour", "day"]
+)
 
-    NGFF units are UDUNITS names (``micrometer``, ``second``), which napari's units read; an
-    axis without one counts in samples (``pixel``), as napari's own default does.
+
+def _axis_labels_and_units(attrs: dict[str, Any]) -> dict[str, list[str]]:
+    """Return napari's ``axis_labels`` and ``units`` for an NGFF (t, c, z, y, x) image.
+
+    The channel axis (second) is left out, as it is from the scale. NGFF units are UDUNITS
+    names (``micrometer``, ``second``), which napari's units read; an axis without one, or
+    with one NGFF does not allow (napari would refuse it, and the store with it), counts in
+    samples (``pixel``), napari's own default. Axes that are not five, or names that repeat,
+    give no labels.
     """
-    axes = [a for a in attrs["multiscales"][0]["axes"] if a.get("type") != "channel"]
-    return [str(a["name"]) for a in axes], [str(a.get("unit", "pixel")) for a in axes]
+    axes = attrs["multiscales"][0].get("axes", [])
+    if len(axes) != 5 or not all(isinstance(axis, dict) for axis in axes):
+        return {}
+    kept = [axes[0], *axes[2:]]
+    labels = [str(axis.get("name") or f"axis {i}") for i, axis in enumerate(kept)]
+    if len(set(labels)) != len(labels):  # napari needs them apart
+        return {}
+    units = [axis.get("unit") for axis in kept]
+    return {
+        "axis_labels": labels,
+        "units": [u if isinstance(u, str) and u in NGFF_UNITS else "pixel" for u in units],
+    }
 
 
 def _image_layer(location: Path, title: str, suffix: str) -> LayerData:
@@ -105,14 +129,12 @@ def _image_layer(location: Path, title: str, suffix: str) -> LayerData:
     channels: list[dict[str, Any]] = attrs.get("omero", {}).get("channels", [])
     names = [str(c.get("label", f"channel {i}")) for i, c in enumerate(channels)]
     names += [f"channel {i}" for i in range(len(names), data.shape[1])]
-    labels, units = _axis_labels_and_units(attrs)
     options: dict[str, Any] = {
         "channel_axis": 1,
         "name": [f"{title} {name}{suffix}" for name in names],
         "scale": [scale[0], *scale[2:]],
         "translate": [translate[0], *translate[2:]],
-        "axis_labels": labels,
-        "units": units,
+        **_axis_labels_and_units(attrs),
         "metadata": {"tcan_live_kind": title, "path": str(location)},
     }
     if title == "confidence":

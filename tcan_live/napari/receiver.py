@@ -93,7 +93,7 @@ class ReceiverControl:
     errors: int = 0
     last_error: str | None = None
     max_rate_hz: float = 5.0
-    cpu_budget: float = 0.03
+    cpu_budget: float = 0.02
     interval_s: float = 0.0
 
     def __post_init__(self) -> None:

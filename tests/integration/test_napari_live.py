@@ -287,3 +287,23 @@ def test_a_hidden_layer_is_drawn_only_when_shown_and_then_with_its_newest_previe
     np.testing.assert_array_equal(raw.data, preview("raw", 3).image)
     low, high = raw.contrast_limits
     assert 150 < low < high < 1850
+
+
+def test_a_layer_follows_its_previews_pixel_size_and_shows_the_latest_flag(viewer: Any) -> None:
+    """Micrometres while the daemon states a pixel size, pixels when it stops; no stale flag."""
+    from tcan_live.napari.live_layers import LiveLayers
+
+    layers = LiveLayers(viewer)
+    flagged = preview("sr", 0)
+    flagged.header["qc"] = {"flagged": True, "flag": "z rms 3.2 > 2"}
+    layers.show(flagged)
+    sr = viewer.layers["SR actin"]
+    assert [str(u) for u in sr.units] == ["micrometer", "micrometer"]
+    assert "flag z rms 3.2 > 2" in layers.figures_text()
+    unstated = preview("sr", 1)
+    del unstated.header["pixel_size_nm"]
+    unstated.header["qc"] = {"flagged": False, "flag": ""}
+    layers.show(unstated)
+    assert [str(u) for u in sr.units] == ["pixel", "pixel"]
+    np.testing.assert_allclose(sr.scale, [1.0, 1.0])
+    assert layers.figures_text() == "actin: flagged no"

@@ -1,8 +1,8 @@
-"""The live widget's QC figures: readable at a glance, only what can be shown."""
+"""The live widget's QC figures: readable at a glance, only what can be shown, never stale."""
 
 from __future__ import annotations
 
-from tcan_live.napari.live_layers import qc_figures
+from tcan_live.napari.live_layers import figures_lines, qc_figures
 
 
 def test_figures_are_whole_from_a_thousand_and_three_digits_below() -> None:
@@ -15,13 +15,21 @@ def test_figures_are_whole_from_a_thousand_and_three_digits_below() -> None:
     }
 
 
-def test_flags_read_yes_or_no_and_lists_objects_and_empty_reasons_are_left_out() -> None:
+def test_figures_that_round_to_a_thousand_print_whole_and_odd_values_print_as_such() -> None:
+    header = {"qc": {"a": 999.6, "b": -999.7, "c": 999.4, "d": float("nan"), "e": float("inf")}}
+    assert qc_figures(header) == {"a": "1000", "b": "-1000", "c": "999", "d": "nan", "e": "inf"}
+
+
+def test_flags_read_yes_or_no_and_lists_and_objects_are_left_out() -> None:
     header = {"qc": {"flagged": False, "flag": "", "tiles": [1, 2], "where": {"x": 1}}}
-    assert qc_figures(header) == {"flagged": "no"}
-    flagged = {"qc": {"flagged": True, "flag": "z rms 3.2 > 2"}}
-    assert qc_figures(flagged) == {"flagged": "yes", "flag": "z rms 3.2 > 2"}
+    assert qc_figures(header) == {"flagged": "no", "flag": ""}
+    assert qc_figures({}) == {} and qc_figures({"qc": [1, 2]}) == {}
 
 
-def test_a_header_without_qc_figures_shows_none() -> None:
-    assert qc_figures({}) == {}
-    assert qc_figures({"qc": [1, 2]}) == {}
+def test_a_clean_frame_after_a_flagged_one_leaves_no_stale_reason() -> None:
+    """The widget merges each frame's figures into the channel's; the text shows the latest."""
+    latest: dict[str, dict[str, str]] = {"microtubules": {}}
+    latest["microtubules"].update(qc_figures({"qc": {"flagged": True, "flag": "z rms 3.2 > 2"}}))
+    assert figures_lines(latest) == "microtubules: flag z rms 3.2 > 2, flagged yes"
+    latest["microtubules"].update(qc_figures({"qc": {"flagged": False, "flag": ""}}))
+    assert figures_lines(latest) == "microtubules: flagged no"
