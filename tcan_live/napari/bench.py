@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tcan_live.bench.pipeline import timelapse_frames
 from tcan_live.core.tiff_files import write_tiff
 from tcan_live.engine.manifest import read_manifest
+from tcan_live.napari.receiver import usable_cpus
 from tcan_live.napari.watch_widget import tcan_live_program
 from tcan_live.sinks.journal import parse_records
 from tcan_live.sinks.store_layout import JOURNAL_PATH
@@ -239,12 +240,6 @@ def _machine_cpu_s() -> tuple[float, float]:
     return float(sum(getattr(times, name, 0.0) for name in fields)), getattr(times, "steal", 0.0)
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the platform has one)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
-
 MODES = ("without", "with")
 
 
@@ -311,11 +306,10 @@ def _turns(
     # processes; what is left of the busy time after the daemon and this process, unclipped, so
     # an accounting mismatch shows) and the hypervisor (steal); and the daemon's own CPU per
     # frame, start-up (imports, engine load) included.
+    measures = ("viewer_cpu_share", "others_cpu_share", "steal_share", "daemon_cpu_s_per_frame")
     shares: dict[str, dict[str, list[float | None]]] = {
-        measure: {mode: [] for mode in MODES}
-        for measure in ("viewer_cpu_share", "others_cpu_share", "steal_share")
+        measure: {mode: [] for mode in MODES} for measure in measures
     }
-    shares["daemon_cpu_s_per_frame"] = {mode: [] for mode in MODES}
     cpus = usable_cpus()
     received = shown = 0
     for turn in range(repeats):

@@ -67,18 +67,17 @@ def figures_lines(figures: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _units(preview: Preview) -> tuple[str, str]:
-    """Return the (y, x) units of a preview's layer: micrometres where its pixel size is known."""
-    known = isinstance(preview.header.get("pixel_size_nm"), (int, float))
-    return ("micrometer", "micrometer") if known else ("pixel", "pixel")
+def _placement(preview: Preview) -> dict[str, Any]:
+    """Return a preview's layer ``scale``, ``translate`` (um) and ``units``, from its pixel size.
 
-
-def _placement(preview: Preview) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Return a preview's layer scale and translation (um), from its pixel size."""
+    Without a stated pixel size the layer counts in pixels.
+    """
     pixel_nm = preview.header.get("pixel_size_nm")
-    pixel_um = float(pixel_nm) / 1000.0 if isinstance(pixel_nm, (int, float)) else 1.0
-    shift = corner_translate(pixel_um)
-    return (pixel_um, pixel_um), (shift, shift)
+    pixel_um = float(pixel_nm) / 1000.0 if isinstance(pixel_nm, (int, float)) else None
+    shift = corner_translate(pixel_um or 1.0)
+    unit = "pixel" if pixel_um is None else "micrometer"
+    scale = pixel_um or 1.0
+    return {"scale": (scale, scale), "translate": (shift, shift), "units": (unit, unit)}
 
 
 @dataclass
@@ -143,9 +142,7 @@ class LiveLayers:
 
     def _add(self, name: str, preview: Preview) -> None:
         image = np.asarray(preview.image)
-        scale, translate = _placement(preview)
-        where = {"scale": scale, "translate": translate, "axis_labels": ("y", "x")}
-        where["units"] = _units(preview)
+        where = _placement(preview) | {"axis_labels": ("y", "x")}
         if preview.kind == "qc":
             layer = self.viewer.add_image(
                 image,
@@ -175,15 +172,14 @@ class LiveLayers:
     @staticmethod
     def _draw(layer: Any, preview: Preview) -> None:
         image = np.asarray(preview.image)
-        scale, translate = _placement(preview)
+        where = _placement(preview)
         layer.data = image
-        if not np.allclose(layer.scale, scale):  # each change re-lays the canvas out
-            layer.scale = scale
-        if not np.allclose(layer.translate, translate):
-            layer.translate = translate
-        units = _units(preview)
-        if tuple(str(u) for u in layer.units) != units:  # a pixel size stated or dropped
-            layer.units = units
+        if not np.allclose(layer.scale, where["scale"]):  # each change re-lays the canvas out
+            layer.scale = where["scale"]
+        if not np.allclose(layer.translate, where["translate"]):
+            layer.translate = where["translate"]
+        if tuple(str(u) for u in layer.units) != where["units"]:  # a pixel size stated or dropped
+            layer.units = where["units"]
         if preview.kind != "qc":
             layer.contrast_limits = contrast_limits(image)
 

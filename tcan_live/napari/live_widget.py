@@ -6,7 +6,7 @@ from pathlib import Path
 
 import napari
 from napari.qt.threading import GeneratorWorker, create_worker
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QTimer
 from qtpy.QtGui import QCloseEvent
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -45,7 +45,6 @@ class LiveText(QPlainTextEdit):
         super().__init__()
         self.setReadOnly(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         margins = self.contentsMargins().top() + self.contentsMargins().bottom()
         document = self.document()
         spacing = 2 * document.documentMargin() if document is not None else 0.0

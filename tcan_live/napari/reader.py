@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 import zarr
+from ome_zarr.axes import KNOWN_SPATIAL_UNITS, KNOWN_TEMPORAL_UNITS
 from zarr.storage import LocalStore
 
 from tcan_live.napari.display import (
@@ -85,15 +86,8 @@ def _scale_and_translate(attrs: dict[str, Any]) -> tuple[list[float], list[float
     return scale, translate
 
 
-_PREFIXES = (
-    *("yocto", "zepto", "atto", "femto", "pico", "nano", "micro", "milli", "centi", "deci", ""),
-    *("hecto", "kilo", "mega", "giga", "tera", "peta", "exa", "zetta", "yotta"),
-)
 # The units NGFF allows on space and time axes (UDUNITS names), all of which napari reads.
-NGFF_UNITS = frozenset(
-    [f"{prefix}{base}" for prefix in _PREFIXES for base in ("meter", "second")]
-    + ["angstrom", "foot", "inch", "mile", "parsec", "yard", "minute", "hour", "day"]
-)
+NGFF_UNITS = frozenset(KNOWN_SPATIAL_UNITS) | frozenset(KNOWN_TEMPORAL_UNITS)
 
 
 def _axis_labels_and_units(attrs: dict[str, Any]) -> dict[str, list[str]]:

@@ -33,6 +33,15 @@ _POLL_S = 0.05
 MIN_RATE_HZ = 0.5
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform has one).
+
+    The display budget is a share of these, and ``bench napari`` reports shares of the same.
+    """
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def display_interval(spent_cpu_s: float, cpu_budget: float, cpus: int, max_rate_hz: float) -> float:
     """Return the wait (s) before the next batch after a display cycle that cost ``spent_cpu_s``.
 
@@ -124,7 +133,7 @@ def receive_previews(
             pending: dict[str, Preview] = {}
             last_batch = -math.inf
             last_cpu: float | None = None
-            cpus = os.cpu_count() or 1
+            cpus = usable_cpus()
             while not control.stop.is_set():
                 preview = subscriber.receive(timeout=_POLL_S)
                 while preview is not None:
