@@ -13,6 +13,7 @@ writes the checkpoints, the log and the curves.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -91,7 +92,13 @@ def process_group(ranks: Ranks, device: torch.device) -> Iterator[None]:
     )
     try:
         yield
+        # Every rank arrives before any tears down: rank 0 is still writing its files when the
+        # others finish, and a peer's sockets closing under gloo can abort a process.
+        dist.barrier()
     finally:
+        # A data-parallel wrapper still alive (a reference cycle) keeps the group and its
+        # threads past the interpreter's finalisation, where gloo aborts; collect it first.
+        gc.collect()
         dist.destroy_process_group()
 
 
