@@ -96,8 +96,9 @@ def process_group(ranks: Ranks, device: torch.device) -> Iterator[None]:
         # others finish, and a peer's sockets closing under gloo can abort a process.
         dist.barrier()
     finally:
-        # A data-parallel wrapper still alive (a reference cycle) keeps the group and its
-        # threads past the interpreter's finalisation, where gloo aborts; collect it first.
+        # The trainer's models are gone by now unless a reference cycle holds them; a DDP
+        # reducer in such a cycle would keep the group's gloo threads alive into the
+        # interpreter's finalisation, where they can abort the process.
         gc.collect()
         dist.destroy_process_group()
 

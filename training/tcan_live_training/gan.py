@@ -75,11 +75,6 @@ class TcanGan:
         self._generator_step = DistributedDataParallel(self.generator, device_ids=ids)
         self._discriminator_step = DistributedDataParallel(self.discriminator, device_ids=ids)
 
-    def end_data_parallel(self) -> None:
-        """Drop the data-parallel wrappers (their reducers hold the process group)."""
-        self._generator_step = self.generator
-        self._discriminator_step = self.discriminator
-
     def scale_learning_rates(self, factor: float) -> None:
         """Set both optimisers' learning rates to ``factor`` times the configured ones."""
         opt = self.config.training

@@ -511,7 +511,6 @@ def _train(
                 f"{validation['val_loss']:.4g}  PSNR {validation['val_psnr']:.2f} dB  "
                 f"SSIM {validation['val_ssim']:.3f}" + ("  (best)" if improved else "")
             )
-    gan.end_data_parallel()
     return TrainOutcome(
         out_dir=out,
         last=out / LAST,
